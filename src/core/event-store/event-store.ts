@@ -1,0 +1,175 @@
+/**
+ * The event store port. Two adapters implement it (PostgreSQL, KurrentDB/EventStoreDB) and both
+ * must pass the one conformance suite in `conformance.ts`.
+ *
+ * Positions in the global log are bigints: the PostgreSQL adapter's gapless commit-ordered
+ * sequence, or KurrentDB's commit position. A position is only ever compared with positions
+ * from the same store.
+ */
+
+/** Expected state of a stream before an append (optimistic concurrency). */
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+export const ANY: ExpectedRevision = 'any';
+export const NO_STREAM: ExpectedRevision = 'no_stream';
+export const STREAM_EXISTS: ExpectedRevision = 'stream_exists';
+
+export interface EventMetadata {
+  userId?: string;
+  ipAddress?: string;
+  traceId?: string;
+  correlationId?: string;
+  causationId?: string;
+  /** ISO-8601 time at which the command was decided. */
+  timestamp: string;
+  schemaVersion: number;
+  [extra: string]: unknown;
+}
+
+/** An event about to be appended. `id` makes retried appends idempotent. */
+export interface NewEvent<T extends string = string, D = unknown> {
+  id: string;
+  type: T;
+  data: D;
+  metadata: EventMetadata;
+}
+
+/** An event read back from the store. */
+export interface RecordedEvent<T extends string = string, D = unknown> extends NewEvent<T, D> {
+  streamId: string;
+  /** 0-based position of the event inside its stream. */
+  revision: bigint;
+  /** Position in the global log. */
+  position: bigint;
+  /** When the store recorded it. */
+  recordedAt: Date;
+}
+
+export interface AppendRequest {
+  streamId: string;
+  expected: ExpectedRevision;
+  events: NewEvent[];
+}
+
+export interface AppendResult {
+  /** Revision of the last event now in each stream, in request order. */
+  streams: { streamId: string; nextExpectedRevision: bigint }[];
+  /** Global position of the last appended event (or of the original append, if idempotent). */
+  position: bigint;
+}
+
+export interface ReadStreamResult {
+  /** -1n when the stream does not exist. */
+  revision: bigint;
+  events: RecordedEvent[];
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this position. 0n = from the start. */
+  after: bigint;
+  limit: number;
+  /** Only streams whose id starts with one of these prefixes. Empty/undefined = all. */
+  streamPrefixes?: readonly string[];
+}
+
+export interface EventStore {
+  /**
+   * Appends to one or more streams atomically: every stream's expected revision is checked, and
+   * either all events are written or none. Throws WrongExpectedVersionError on a mismatch.
+   * Appending events whose ids were all already appended to that stream is a no-op that returns
+   * the original result (idempotent retry).
+   */
+  append(requests: AppendRequest[]): Promise<AppendResult>;
+  readStream(streamId: string): Promise<ReadStreamResult>;
+  /** One page of the global log, in global order. */
+  readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** Position of the newest event in the global log (0n when empty). */
+  headPosition(): Promise<bigint>;
+  /**
+   * Resolves when new events may be available (or after `timeoutMs`). A hint only: callers
+   * always re-read from their own checkpoint, so a missed wake-up costs latency, never events.
+   */
+  waitForEvents(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** Cheap liveness probe for /health/ready. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class WrongExpectedVersionError extends Error {
+  override readonly name = 'WrongExpectedVersionError';
+  constructor(
+    readonly streamId: string,
+    readonly expected: ExpectedRevision,
+    /** -1n when the stream does not exist; undefined when the store did not say. */
+    readonly actual: bigint | undefined,
+  ) {
+    super(
+      `Wrong expected version on stream '${streamId}': expected ${String(expected)}, actual ${
+        actual === undefined ? 'unknown' : String(actual)
+      }`,
+    );
+  }
+}
+
+/** Raised when a retried append reuses some, but not all, event ids of an earlier append. */
+export class IdempotencyConflictError extends Error {
+  override readonly name = 'IdempotencyConflictError';
+}
+
+export class EventStoreUnavailableError extends Error {
+  override readonly name = 'EventStoreUnavailableError';
+}
+
+/** Subscribes a handler to the global log from `after`, in batches, until the signal aborts. */
+export async function catchUp(
+  store: EventStore,
+  options: {
+    after: bigint;
+    batchSize: number;
+    streamPrefixes?: readonly string[];
+    idleWaitMs?: number;
+    signal: AbortSignal;
+    onError?: (error: unknown) => void;
+  },
+  handle: (events: RecordedEvent[]) => Promise<bigint | void>,
+): Promise<void> {
+  let after = options.after;
+  let failures = 0;
+  while (!options.signal.aborted) {
+    try {
+      const events = await store.readAll({
+        after,
+        limit: options.batchSize,
+        streamPrefixes: options.streamPrefixes,
+      });
+      if (events.length === 0) {
+        await store.waitForEvents(options.idleWaitMs ?? 1000, options.signal);
+        failures = 0;
+        continue;
+      }
+      // The handler may report where it really got to (e.g. a checkpoint moved by a rebuild).
+      const reached = await handle(events);
+      after = reached ?? events[events.length - 1]!.position;
+      failures = 0;
+    } catch (error) {
+      if (options.signal.aborted) return;
+      options.onError?.(error);
+      failures += 1;
+      // Resubscribe from the last good position after a bounded back-off.
+      await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)), options.signal);
+    }
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
