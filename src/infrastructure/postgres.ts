@@ -2,6 +2,10 @@ import pg from 'pg';
 
 // BIGINT (int8) columns come back as bigint rather than strings: positions are bigints everywhere.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => BigInt(value));
+// The spec's TIMESTAMP columns hold UTC wall time (we write ISO strings); read them back as UTC.
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMP, (value) =>
+  value === 'infinity' || value === '-infinity' ? value : new Date(`${value.replace(' ', 'T')}Z`),
+);
 
 export type PgConfig = pg.PoolConfig;
 

@@ -158,7 +158,8 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
         error = e;
       }
       expect(error).to.satisfy(
-        (e: unknown) => e instanceof IdempotencyConflictError || e instanceof WrongExpectedVersionError,
+        (e: unknown) =>
+          e instanceof IdempotencyConflictError || e instanceof WrongExpectedVersionError,
       );
       expect((await store.readStream(stream)).events).to.have.length(2);
     });
@@ -204,7 +205,11 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
         `${prefix}one-2`,
         `${prefix}one-2`,
       ]);
-      const paged = await store.readAll({ after: filtered[0]!.position, limit: 1, streamPrefixes: [`${prefix}one-`] });
+      const paged = await store.readAll({
+        after: filtered[0]!.position,
+        limit: 1,
+        streamPrefixes: [`${prefix}one-`],
+      });
       expect(paged.map((e) => e.id)).to.deep.equal([filtered[1]!.id]);
       expect(await store.headPosition()).to.equal(all[all.length - 1]!.position);
     });
@@ -216,7 +221,13 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
       const wanted = `${prefix}ooo-`;
       const subscription = catchUp(
         store,
-        { after: start, batchSize: 2, streamPrefixes: [wanted], idleWaitMs: 50, signal: controller.signal },
+        {
+          after: start,
+          batchSize: 2,
+          streamPrefixes: [wanted],
+          idleWaitMs: 50,
+          signal: controller.signal,
+        },
         async (events) => {
           seen.push(...events);
         },
@@ -225,12 +236,16 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
         await target.appendOutOfOrder(store, `${wanted}first`, `${wanted}second`);
       } else {
         await store.append([{ streamId: `${wanted}first`, expected: 'any', events: [newEvent()] }]);
-        await store.append([{ streamId: `${wanted}second`, expected: 'any', events: [newEvent()] }]);
+        await store.append([
+          { streamId: `${wanted}second`, expected: 'any', events: [newEvent()] },
+        ]);
       }
       // And a burst from concurrent writers on many streams.
       await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          store.append([{ streamId: `${wanted}burst-${i % 5}`, expected: 'any', events: [newEvent()] }]),
+          store.append([
+            { streamId: `${wanted}burst-${i % 5}`, expected: 'any', events: [newEvent()] },
+          ]),
         ),
       );
       const deadline = Date.now() + 10_000;
@@ -259,5 +274,5 @@ async function expectWrongVersion(promise: Promise<unknown>): Promise<WrongExpec
     expect(error).to.be.instanceOf(WrongExpectedVersionError);
     return error as WrongExpectedVersionError;
   }
-  expect.fail('expected a WrongExpectedVersionError');
+  throw new Error('expected a WrongExpectedVersionError');
 }

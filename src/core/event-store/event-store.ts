@@ -120,7 +120,11 @@ export class EventStoreUnavailableError extends Error {
   override readonly name = 'EventStoreUnavailableError';
 }
 
-/** Subscribes a handler to the global log from `after`, in batches, until the signal aborts. */
+/**
+ * Subscribes a handler to the global log from `after`, in batches, until the signal aborts.
+ * `onIdle` lets a filtered subscriber record that it has seen everything up to `head` even when
+ * the newest events were not for it (so "has it reached position P?" has an answer).
+ */
 export async function catchUp(
   store: EventStore,
   options: {
@@ -130,25 +134,32 @@ export async function catchUp(
     idleWaitMs?: number;
     signal: AbortSignal;
     onError?: (error: unknown) => void;
+    onIdle?: (after: bigint, head: bigint) => Promise<bigint>;
   },
-  handle: (events: RecordedEvent[]) => Promise<bigint | void>,
+  handle: (events: RecordedEvent[], after: bigint) => Promise<bigint | void>,
 ): Promise<void> {
   let after = options.after;
   let failures = 0;
   while (!options.signal.aborted) {
     try {
+      // Read the head first: when the page comes back empty, nothing up to it was ours.
+      const head = options.onIdle ? await store.headPosition() : 0n;
       const events = await store.readAll({
         after,
         limit: options.batchSize,
         streamPrefixes: options.streamPrefixes,
       });
       if (events.length === 0) {
+        if (options.onIdle && head > after) {
+          after = await options.onIdle(after, head);
+          continue;
+        }
         await store.waitForEvents(options.idleWaitMs ?? 1000, options.signal);
         failures = 0;
         continue;
       }
       // The handler may report where it really got to (e.g. a checkpoint moved by a rebuild).
-      const reached = await handle(events);
+      const reached = await handle(events, after);
       after = reached ?? events[events.length - 1]!.position;
       failures = 0;
     } catch (error) {

@@ -1,0 +1,197 @@
+/**
+ * The `redis-cache` projection: keeps the hot-read cache in Redis up to date.
+ *
+ * The cache holds one hash per (tenant, environment): a field per live key plus `__pos` (the
+ * position the hash is current to) and `__etag`. Hashes are created only by the read path, from a
+ * consistent Postgres snapshot at a known position (see `FILL_SCRIPT`); this projection applies
+ * later events to hashes that exist and skips those that do not. So an evicted, expired or never
+ * cached environment is never half-filled, and a Redis restart needs no special handling.
+ *
+ * Each batch runs as one Lua script that checks the checkpoint, applies the changes and moves the
+ * checkpoint atomically; then it publishes the touched environments so that every API instance
+ * drops its in-process copy.
+ */
+import type { Redis } from 'ioredis';
+import {
+  catchUp,
+  type EventStore,
+  type RecordedEvent,
+} from '../src/core/event-store/event-store.js';
+import type { ConfigurationEvent } from '../src/domain/configuration.js';
+import { CONFIG_PREFIX } from '../src/application/streams.js';
+import type { RedisKeys } from '../src/infrastructure/redis.js';
+
+export const REDIS_CACHE_PROJECTION = 'redis-cache';
+
+/** What the cache stores per key (JSON). `value` is the stored text; the reader types it. */
+export interface CachedEntry {
+  id: string;
+  value: string;
+  type: string;
+  version: number;
+  updatedAt: string;
+}
+
+// KEYS[1] = checkpoint, then per environment: its hash and its skip marker. ARGV[1] = expected
+// checkpoint, ARGV[2] = new checkpoint, ARGV[3] = channel, ARGV[4] = op count, then per op: the
+// environment's index (1-based), position, field, entry JSON ('' = delete).
+const APPLY_SCRIPT = `
+local cp = redis.call('GET', KEYS[1]) or '0'
+if cp ~= ARGV[1] then return cp end
+local n = tonumber(ARGV[4])
+local touched = {}
+for i = 0, n - 1 do
+  local base = 5 + i * 4
+  local env = tonumber(ARGV[base])
+  local key = KEYS[2 * env]
+  local pos = tonumber(ARGV[base + 1])
+  if redis.call('EXISTS', key) == 1 then
+    local cur = tonumber(redis.call('HGET', key, '__pos') or '0')
+    if pos > cur then
+      if ARGV[base + 3] == '' then
+        redis.call('HDEL', key, ARGV[base + 2])
+      else
+        redis.call('HSET', key, ARGV[base + 2], ARGV[base + 3])
+      end
+      redis.call('HSET', key, '__pos', ARGV[base + 1], '__etag', ARGV[base + 1])
+      touched[key] = true
+    end
+  else
+    -- Not cached: remember the change, so no fill from an older snapshot can be accepted.
+    if pos > tonumber(redis.call('GET', KEYS[2 * env + 1]) or '0') then
+      redis.call('SET', KEYS[2 * env + 1], ARGV[base + 1])
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+for key, _ in pairs(touched) do redis.call('PUBLISH', ARGV[3], key) end
+return 'OK'
+`;
+
+/**
+ * Creates an environment's hash from a Postgres snapshot taken at position ARGV[1], unless it
+ * exists already or this projection skipped a change to it after that snapshot (the fill would
+ * miss it). KEYS[1] = hash, KEYS[2] = skip marker; ARGV[2] = etag, ARGV[3] = TTL seconds, then
+ * field/value pairs.
+ */
+export const FILL_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local skipped = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[1]) < skipped then return 0 end
+redis.call('HSET', KEYS[1], '__pos', ARGV[1], '__etag', ARGV[2])
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return 1
+`;
+
+function entryFor(e: RecordedEvent, event: ConfigurationEvent): string {
+  if (event.type === 'ConfigurationDeleted') return '';
+  const d = event.data;
+  const type = event.type === 'ConfigurationCreated' ? event.data.type : undefined;
+  return JSON.stringify({
+    id: d.configId,
+    value: d.value,
+    // Only Created carries the type; '' tells the applier to keep the cached one.
+    type: type ?? '',
+    version: d.version,
+    updatedAt: e.recordedAt.toISOString(),
+  } satisfies CachedEntry);
+}
+
+export class RedisCacheProjection {
+  readonly name = REDIS_CACHE_PROJECTION;
+  readonly streamPrefixes = [CONFIG_PREFIX];
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly store: EventStore,
+  ) {}
+
+  async checkpoint(): Promise<bigint> {
+    return BigInt((await this.redis.get(this.keys.checkpoint(this.name))) ?? '0');
+  }
+
+  /** Applies a batch if the checkpoint is still `from`; returns where the checkpoint is now. */
+  async applyBatch(from: bigint, events: RecordedEvent[], to?: bigint): Promise<bigint> {
+    const envKeys: string[] = [];
+    const index = new Map<string, number>();
+    const ops: string[] = [];
+    let count = 0;
+    for (const e of events) {
+      if (!e.streamId.startsWith(CONFIG_PREFIX)) continue;
+      const event = e as unknown as ConfigurationEvent;
+      const key = this.keys.env(event.data.tenantId, event.data.environment);
+      if (!index.has(key)) {
+        envKeys.push(key, this.keys.envSkip(event.data.tenantId, event.data.environment));
+        index.set(key, envKeys.length / 2);
+      }
+      ops.push(String(index.get(key)), e.position.toString(), event.data.key, entryFor(e, event));
+      count++;
+    }
+    const reached = events.length ? events[events.length - 1]!.position : to!;
+    const result = await this.redis.eval(
+      APPLY_SCRIPT,
+      1 + envKeys.length,
+      this.keys.checkpoint(this.name),
+      ...envKeys,
+      from.toString(),
+      reached.toString(),
+      this.keys.invalidationChannel,
+      String(count),
+      ...ops,
+    );
+    return result === 'OK' ? reached : BigInt(result as string);
+  }
+
+  async catchUpOnce(batchSize = 500): Promise<bigint> {
+    let position = await this.checkpoint();
+    for (;;) {
+      const head = await this.store.headPosition();
+      const events = await this.store.readAll({
+        after: position,
+        limit: batchSize,
+        streamPrefixes: this.streamPrefixes,
+      });
+      if (events.length > 0) position = await this.applyBatch(position, events);
+      else if (head > position) position = await this.applyBatch(position, [], head);
+      else return position;
+    }
+  }
+
+  async run(
+    signal: AbortSignal,
+    options: { batchSize?: number; idleWaitMs?: number; onError?: (e: unknown) => void } = {},
+  ): Promise<void> {
+    await catchUp(
+      this.store,
+      {
+        after: await this.checkpoint(),
+        batchSize: options.batchSize ?? 500,
+        streamPrefixes: this.streamPrefixes,
+        idleWaitMs: options.idleWaitMs ?? 1000,
+        signal,
+        onError: options.onError,
+        onIdle: (after, head) => this.applyBatch(after, [], head),
+      },
+      (events, after) => this.applyBatch(after, events),
+    );
+  }
+
+  /** Rebuild from zero: drop every cached environment and the checkpoint. */
+  async reset(): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${this.keys.env('*', '*')}`,
+        'COUNT',
+        500,
+      );
+      cursor = next;
+      if (keys.length) await this.redis.del(...keys);
+    } while (cursor !== '0');
+    await this.redis.del(this.keys.checkpoint(this.name));
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Errors as RFC 9457 problem+json. Every 4xx names the field it is about (`field`, and `errors`
+ * for validation failures with several).
+ */
+import type { ErrorRequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { DomainError, type DomainErrorCode } from '../domain/errors.js';
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    detail: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail);
+  }
+}
+
+const DOMAIN_STATUS: Record<DomainErrorCode, [number, string]> = {
+  validation: [422, 'Validation failed'],
+  not_found: [404, 'Not found'],
+  already_exists: [409, 'Already exists'],
+  version_conflict: [409, 'Version conflict'],
+  precondition_required: [428, 'Precondition required'],
+  quota_exceeded: [409, 'Quota exceeded'],
+  invalid_state: [409, 'Invalid state'],
+};
+
+export function badRequest(errors: FieldError[]): HttpProblem {
+  return new HttpProblem(
+    400,
+    'Invalid request',
+    errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+    { field: errors[0]?.field, errors },
+  );
+}
+
+export function fromZod(error: z.ZodError, root?: string): HttpProblem {
+  return badRequest(
+    error.issues.map((i) => ({
+      field: [root, ...i.path.map(String)].filter(Boolean).join('.') || '(body)',
+      message: i.message,
+    })),
+  );
+}
+
+export function toProblem(error: unknown): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  if (error instanceof DomainError) {
+    const [status, title] = DOMAIN_STATUS[error.code];
+    return new HttpProblem(status, title, error.message, {
+      code: error.code,
+      ...(error.field
+        ? { field: error.field, errors: [{ field: error.field, message: error.message }] }
+        : {}),
+      ...error.details,
+    });
+  }
+  if (error instanceof z.ZodError) return fromZod(error);
+  const e = error as { type?: string; status?: number; message?: string };
+  // express.json() errors: malformed or oversized bodies.
+  if (e.type === 'entity.parse.failed') {
+    return badRequest([{ field: '(body)', message: 'is not valid JSON' }]);
+  }
+  if (e.type === 'entity.too.large') {
+    return new HttpProblem(413, 'Payload too large', 'The request body is too large', {
+      field: '(body)',
+    });
+  }
+  return new HttpProblem(500, 'Internal error', 'An unexpected error occurred');
+}
+
+export function writeProblem(res: ServerResponse, problem: HttpProblem, instance?: string): void {
+  const body = JSON.stringify({
+    type: 'about:blank',
+    title: problem.title,
+    status: problem.status,
+    detail: problem.message,
+    ...(instance ? { instance } : {}),
+    ...problem.extra,
+  });
+  res.statusCode = problem.status;
+  res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  for (const [k, v] of Object.entries(problem.extra)) {
+    if (k === 'retryAfter') res.setHeader('Retry-After', String(v));
+  }
+  res.end(body);
+}
+
+export function errorHandler(log: (error: unknown) => void): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const problem = toProblem(error);
+    if (problem.status >= 500) log(error);
+    if ((res as Response).headersSent) return;
+    if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    writeProblem(res, problem, req.originalUrl);
+  };
+}

@@ -1,0 +1,6 @@
+/** Stream names, built in one place. Projections subscribe by these prefixes. */
+export const TENANT_PREFIX = 'tenant-';
+export const CONFIG_PREFIX = 'config-';
+
+export const tenantStream = (tenantId: string) => `${TENANT_PREFIX}${tenantId}`;
+export const configStream = (configId: string) => `${CONFIG_PREFIX}${configId}`;

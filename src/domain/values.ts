@@ -1,0 +1,89 @@
+import { DomainError } from './errors.js';
+
+export const CONFIG_TYPES = ['String', 'Boolean', 'Integer', 'Number', 'JSON'] as const;
+export type ConfigType = (typeof CONFIG_TYPES)[number];
+
+/** Largest stored value (characters). Config values are read on every request; keep them small. */
+export const MAX_VALUE_LENGTH = 256 * 1024;
+
+/**
+ * Checks `input` against `type` and returns the canonical text stored in events and the `value`
+ * column. Input may be the typed JSON value (`true`, `42`, `{...}`) or its text form (`"true"`).
+ */
+export function normaliseValue(type: ConfigType, input: unknown, field = 'value'): string {
+  const fail = (why: string): never => {
+    throw new DomainError('validation', `${field} ${why} for type ${type}`, field);
+  };
+  let text: string;
+  switch (type) {
+    case 'String':
+      if (typeof input !== 'string') fail('must be a string');
+      text = input as string;
+      break;
+    case 'Boolean':
+      if (typeof input === 'boolean') text = String(input);
+      else if (typeof input === 'string' && /^(true|false)$/i.test(input.trim()))
+        text = input.trim().toLowerCase();
+      else text = fail('must be true or false');
+      break;
+    case 'Integer': {
+      const n = typeof input === 'string' && /^\s*-?\d+\s*$/.test(input) ? Number(input) : input;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n)) fail('must be a whole number');
+      text = String(n);
+      break;
+    }
+    case 'Number': {
+      // Decimal notation only: Number() would also take hex, octal and binary text.
+      const n =
+        typeof input === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(input)
+          ? Number(input)
+          : input;
+      if (typeof n !== 'number' || !Number.isFinite(n)) fail('must be a finite number');
+      text = String(n);
+      break;
+    }
+    case 'JSON': {
+      if (input === undefined) fail('is missing');
+      let parsed: unknown = input;
+      if (typeof input === 'string') {
+        try {
+          parsed = JSON.parse(input);
+        } catch {
+          fail('must be valid JSON');
+        }
+      }
+      let serialised: string | undefined;
+      try {
+        serialised = JSON.stringify(parsed);
+      } catch {
+        serialised = undefined;
+      }
+      if (typeof serialised !== 'string') fail('must be a JSON value');
+      text = serialised!;
+      break;
+    }
+  }
+  if (text.length > MAX_VALUE_LENGTH) fail(`must be at most ${MAX_VALUE_LENGTH} characters`);
+  return text;
+}
+
+/** The typed value apps receive on the read path. */
+export function typedValue(type: string, text: string): unknown {
+  switch (type) {
+    case 'Boolean':
+      return text === 'true';
+    case 'Integer':
+    case 'Number':
+      return Number(text);
+    case 'JSON':
+      try {
+        return JSON.parse(text);
+      } catch {
+        return text;
+      }
+    default:
+      return text;
+  }
+}
+
+export const MASK = '********';

@@ -1,0 +1,78 @@
+/**
+ * Read-your-writes: a command answers with the position of its last event; a query given that
+ * position waits, bounded, until the projections it reads from have reached it.
+ */
+import type pg from 'pg';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../infrastructure/redis.js';
+import { HttpProblem } from '../api/problem.js';
+
+export class ProjectionProgress {
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async positions(): Promise<Record<string, bigint>> {
+    const { rows } = await this.db.query<{ name: string; position: bigint }>(
+      'SELECT name, position FROM projection_checkpoints',
+    );
+    return Object.fromEntries(rows.map((r) => [r.name, r.position]));
+  }
+
+  async redisCheckpoint(name: string): Promise<bigint> {
+    return BigInt((await this.redis.get(this.keys.checkpoint(name))) ?? '0');
+  }
+
+  /** Resolves once every named projection is at `position` or beyond; 503 after the timeout. */
+  async waitFor(position: bigint, pg: string[], redis: string[] = []): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs;
+    let delay = 5;
+    for (;;) {
+      const reached = await this.reached(position, pg, redis).catch(() => false);
+      if (reached) return;
+      if (Date.now() >= deadline) {
+        throw new HttpProblem(
+          503,
+          'Projections lagging',
+          `The read side has not reached position ${position} yet; retry shortly`,
+          { field: 'minPosition', retryAfter: 1 },
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(50, delay * 2);
+    }
+  }
+
+  private async reached(position: bigint, pgNames: string[], redisNames: string[]) {
+    if (pgNames.length) {
+      const { rows } = await this.db.query<{ position: bigint }>(
+        'SELECT position FROM projection_checkpoints WHERE name = ANY($1)',
+        [pgNames],
+      );
+      if (rows.length < pgNames.length || rows.some((r) => r.position < position)) return false;
+    }
+    for (const name of redisNames) {
+      if ((await this.redisCheckpoint(name)) < position) return false;
+    }
+    return true;
+  }
+}
+
+/** Reads `?minPosition=` or the `X-Min-Position` header. */
+export function minPositionOf(
+  query: unknown,
+  header: string | string[] | undefined,
+): bigint | undefined {
+  const raw = (query as { minPosition?: unknown } | undefined)?.minPosition ?? header;
+  if (raw === undefined) return undefined;
+  const text = Array.isArray(raw) ? raw[0] : String(raw);
+  if (!text || !/^\d{1,19}$/.test(text)) {
+    throw new HttpProblem(400, 'Invalid request', 'minPosition must be a non-negative integer', {
+      field: 'minPosition',
+    });
+  }
+  return BigInt(text);
+}

@@ -1,0 +1,210 @@
+/**
+ * Queries over the read tables (never the event store). Rows come back in the API's camelCase
+ * shape; values of sensitive configurations are masked in every list.
+ */
+import type pg from 'pg';
+import { MASK } from '../domain/values.js';
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export interface TenantView {
+  tenantId: string;
+  name: string;
+  tier: string;
+  status: string;
+  maxConfigurations: number;
+  maxEnvironments: number;
+  contactEmail: string | null;
+  metadata: unknown;
+  createdAt: string | null;
+  updatedAt: string | null;
+  deletedAt: string | null;
+}
+
+export interface ConfigView {
+  configId: string;
+  tenantId: string;
+  key: string;
+  value: string;
+  type: string;
+  environment: string;
+  version: number;
+  description: string | null;
+  tags: string[];
+  isEncrypted: boolean;
+  isSensitive: boolean;
+  defaultValue: string | null;
+  schemaId: string | null;
+  createdBy: string | null;
+  updatedBy: string | null;
+  createdAt: string | null;
+  updatedAt: string | null;
+  deletedAt: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  page: number;
+  pageSize: number;
+  total: number;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const tenantView = (r: any): TenantView => ({
+  tenantId: r.tenant_id,
+  name: r.name,
+  tier: r.tier,
+  status: r.status,
+  maxConfigurations: r.max_configurations,
+  maxEnvironments: r.max_environments,
+  contactEmail: r.contact_email,
+  metadata: r.metadata,
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+  deletedAt: iso(r.deleted_at),
+});
+
+export const configView = (r: any, mask = false): ConfigView => ({
+  configId: r.config_id,
+  tenantId: r.tenant_id,
+  key: r.key,
+  value: mask && r.is_sensitive ? MASK : r.value,
+  type: r.type,
+  environment: r.environment,
+  version: r.version,
+  description: r.description,
+  tags: r.tags ?? [],
+  isEncrypted: r.is_encrypted,
+  isSensitive: r.is_sensitive,
+  defaultValue: mask && r.is_sensitive && r.default_value !== null ? MASK : r.default_value,
+  schemaId: r.schema_id,
+  createdBy: r.created_by,
+  updatedBy: r.updated_by,
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+  deletedAt: iso(r.deleted_at),
+});
+
+const versionView = (r: any, mask: boolean) => ({
+  versionId: r.version_id,
+  configId: r.config_id,
+  version: r.version,
+  value: mask ? MASK : r.value,
+  previousValue: mask && r.previous_value !== null ? MASK : r.previous_value,
+  changeType: r.change_type,
+  changeDescription: r.change_description,
+  changedBy: r.changed_by,
+  environment: r.environment,
+  ipAddress: r.ip_address,
+  traceId: r.trace_id,
+  createdAt: iso(r.created_at),
+});
+
+const auditView = (r: any) => ({
+  logId: r.log_id,
+  eventType: r.event_type,
+  tenantId: r.tenant_id,
+  configId: r.config_id,
+  configKey: r.config_key,
+  oldValue: r.old_value,
+  newValue: r.new_value,
+  userId: r.user_id,
+  ipAddress: r.ip_address,
+  traceId: r.trace_id,
+  environment: r.environment,
+  details: r.details,
+  timestamp: iso(r.timestamp),
+});
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+export class ReadQueries {
+  constructor(private readonly db: pg.Pool) {}
+
+  async tenant(tenantId: string): Promise<TenantView | undefined> {
+    const { rows } = await this.db.query('SELECT * FROM tenants WHERE tenant_id = $1', [tenantId]);
+    return rows[0] ? tenantView(rows[0]) : undefined;
+  }
+
+  async configRow(configId: string): Promise<ConfigView | undefined> {
+    const { rows } = await this.db.query('SELECT * FROM configurations WHERE config_id = $1', [
+      configId,
+    ]);
+    return rows[0] ? configView(rows[0]) : undefined;
+  }
+
+  async listConfigs(filter: {
+    tenantId: string;
+    environment?: string;
+    key?: string;
+    includeDeleted?: boolean;
+    page: number;
+    pageSize: number;
+  }): Promise<Page<ConfigView>> {
+    const where = ['tenant_id = $1'];
+    const args: unknown[] = [filter.tenantId];
+    if (filter.environment) where.push(`environment = $${args.push(filter.environment)}`);
+    if (filter.key)
+      where.push(`key LIKE $${args.push(`${filter.key.replace(/[%_\\]/g, '\\$&')}%`)}`);
+    if (!filter.includeDeleted) where.push('deleted_at IS NULL');
+    return this.page('configurations', where, args, 'environment, key', filter, (r) =>
+      configView(r, true),
+    );
+  }
+
+  async versions(configId: string, sensitive: boolean, page: number, pageSize: number) {
+    return this.page(
+      'config_versions',
+      ['config_id = $1'],
+      [configId],
+      'version DESC',
+      { page, pageSize },
+      (r) => versionView(r, sensitive),
+    );
+  }
+
+  async version(configId: string, version: number) {
+    const { rows } = await this.db.query(
+      'SELECT * FROM config_versions WHERE config_id = $1 AND version = $2',
+      [configId, version],
+    );
+    return rows[0] ? versionView(rows[0], false) : undefined;
+  }
+
+  async auditLogs(filter: {
+    tenantId?: string;
+    configId?: string;
+    eventType?: string;
+    from?: Date;
+    to?: Date;
+    page: number;
+    pageSize: number;
+  }) {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.tenantId) where.push(`tenant_id = $${args.push(filter.tenantId)}`);
+    if (filter.configId) where.push(`config_id = $${args.push(filter.configId)}`);
+    if (filter.eventType) where.push(`event_type = $${args.push(filter.eventType)}`);
+    if (filter.from) where.push(`timestamp >= $${args.push(filter.from.toISOString())}`);
+    if (filter.to) where.push(`timestamp < $${args.push(filter.to.toISOString())}`);
+    return this.page('audit_logs', where, args, 'timestamp DESC, log_id', filter, auditView);
+  }
+
+  private async page<T>(
+    table: string,
+    where: string[],
+    args: unknown[],
+    orderBy: string,
+    { page, pageSize }: { page: number; pageSize: number },
+    view: (row: unknown) => T,
+  ): Promise<Page<T>> {
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const [items, count] = await Promise.all([
+      this.db.query(
+        `SELECT * FROM ${table} ${clause} ORDER BY ${orderBy} LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`,
+        args,
+      ),
+      this.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table} ${clause}`, args),
+    ]);
+    return { items: items.rows.map(view), page, pageSize, total: Number(count.rows[0]!.n) };
+  }
+}
