@@ -45,6 +45,11 @@ export const configDecider: Decider<ConfigurationState, ConfigurationEvent> = {
 
 export type ConfigResult = CommandResult<ConfigurationState>;
 
+/** Checks the caller may change this config; throws to refuse. Runs before any decision. */
+export type ConfigGuard = (tenantId: string, environment: string, configId: string) => void;
+
+const allowAll: ConfigGuard = () => undefined;
+
 export class ConfigCommands {
   constructor(
     private readonly store: EventStore,
@@ -74,8 +79,8 @@ export class ConfigCommands {
   }
 
   /** A stale or concurrent version is the caller's conflict to resolve: never retried. */
-  async update(cmd: UpdateConfig, ctx: CommandContext): Promise<ConfigResult> {
-    return this.single(cmd.configId, ctx, (state) => decideUpdateConfig(state, cmd));
+  async update(cmd: UpdateConfig, ctx: CommandContext, guard = allowAll): Promise<ConfigResult> {
+    return this.single(cmd.configId, ctx, guard, (state) => decideUpdateConfig(state, cmd));
   }
 
   async rollback(
@@ -86,18 +91,21 @@ export class ConfigCommands {
       changeDescription?: string | null;
     },
     ctx: CommandContext,
+    guard = allowAll,
   ): Promise<ConfigResult> {
-    return this.single(cmd.configId, ctx, (state) => decideRollbackConfig(state, cmd));
+    return this.single(cmd.configId, ctx, guard, (state) => decideRollbackConfig(state, cmd));
   }
 
   /** Soft delete: the stream and history stay, the tenant's quota slot is freed. */
   delete(
     cmd: { configId: string; expectedVersion?: number },
     ctx: CommandContext,
+    guard = allowAll,
   ): Promise<ConfigResult> {
     return this.withTenant(
       cmd.configId,
       ctx,
+      guard,
       (config, tenantState) => {
         const configEvents = decideDeleteConfig(config, cmd);
         const live = requireLive(config, cmd.configId);
@@ -113,10 +121,11 @@ export class ConfigCommands {
     );
   }
 
-  restore(cmd: { configId: string }, ctx: CommandContext): Promise<ConfigResult> {
+  restore(cmd: { configId: string }, ctx: CommandContext, guard = allowAll): Promise<ConfigResult> {
     return this.withTenant(
       cmd.configId,
       ctx,
+      guard,
       (config, tenantState) => {
         const configEvents = decideRestoreConfig(config, cmd);
         if (!config.exists) return { configEvents, tenantEvents: [] };
@@ -139,11 +148,13 @@ export class ConfigCommands {
   private async single(
     configId: string,
     ctx: CommandContext,
+    guard: ConfigGuard,
     decide: (state: ConfigurationState) => ConfigurationEvent[],
   ): Promise<ConfigResult> {
     const streamId = configStream(configId);
     const config = await load(this.store, streamId, configDecider);
     if (config.state.exists) {
+      guard(config.state.tenantId, config.state.environment, configId);
       requireActiveTenant(
         (await load(this.store, tenantStream(config.state.tenantId), tenantDecider)).state,
         config.state.tenantId,
@@ -174,6 +185,7 @@ export class ConfigCommands {
   private withTenant(
     configId: string,
     ctx: CommandContext,
+    guard: ConfigGuard,
     decide: (
       config: ConfigurationState,
       tenant: import('../domain/tenant.js').TenantState,
@@ -185,6 +197,7 @@ export class ConfigCommands {
       if (!config.state.exists) {
         throw new DomainError('not_found', `Configuration '${configId}' not found`, 'configId');
       }
+      guard(config.state.tenantId, config.state.environment, configId);
       const tenant = await load(this.store, tenantStream(config.state.tenantId), tenantDecider);
       requireActiveTenant(tenant.state, config.state.tenantId);
       const { configEvents, tenantEvents } = decide(config.state, tenant.state);

@@ -2,7 +2,12 @@ import { runner } from 'node-pg-migrate';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+import { existsSync } from 'node:fs';
+
+// From src/infrastructure/ (tsx) or dist/src/infrastructure/ (built): migrations/ is at the root.
+export const MIGRATIONS_DIR = ['../../migrations', '../../../migrations']
+  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  .find((dir) => existsSync(dir))!;
 
 /** Applies every pending migration in migrations/ (idempotent; node-pg-migrate takes a lock). */
 export async function migrate(

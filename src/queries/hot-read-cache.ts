@@ -26,9 +26,9 @@ export interface EnvSnapshot {
   etag: string;
   entries: Map<string, CachedEntry>;
   /** Pre-rendered body of the whole environment. */
-  body: string;
+  body: Buffer;
   /** Pre-rendered bodies of single keys, made on first use. */
-  keyBodies: Map<string, { body: string; etag: string }>;
+  keyBodies: Map<string, { body: Buffer; etag: string }>;
   expiresAt: number;
   source: 'redis' | 'postgres';
 }
@@ -216,7 +216,7 @@ function snapshotOf(
     environment,
     etag: `"${etag}"`,
     entries,
-    body: JSON.stringify({ tenantId, environment, version: Number(etag), configs }),
+    body: Buffer.from(JSON.stringify({ tenantId, environment, version: Number(etag), configs })),
     keyBodies: new Map(),
     expiresAt: 0,
     source,
@@ -227,23 +227,25 @@ function snapshotOf(
 export function keyBody(
   snap: EnvSnapshot,
   key: string,
-): { body: string; etag: string } | undefined {
+): { body: Buffer; etag: string } | undefined {
   let rendered = snap.keyBodies.get(key);
   if (rendered) return rendered;
   const e = snap.entries.get(key);
   if (!e) return undefined;
   rendered = {
     etag: `"${e.version}"`,
-    body: JSON.stringify({
-      tenantId: snap.tenantId,
-      environment: snap.environment,
-      key,
-      value: typedValue(e.type, e.value),
-      type: e.type,
-      version: e.version,
-      configId: e.id,
-      updatedAt: e.updatedAt,
-    }),
+    body: Buffer.from(
+      JSON.stringify({
+        tenantId: snap.tenantId,
+        environment: snap.environment,
+        key,
+        value: typedValue(e.type, e.value),
+        type: e.type,
+        version: e.version,
+        configId: e.id,
+        updatedAt: e.updatedAt,
+      }),
+    ),
   };
   snap.keyBodies.set(key, rendered);
   return rendered;

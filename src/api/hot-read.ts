@@ -1,0 +1,171 @@
+/**
+ * The apps' hot read path, served before Express sees the request:
+ *   GET /api/v1/tenants/{tenantId}/environments/{env}/configs        (the whole environment)
+ *   GET /api/v1/tenants/{tenantId}/environments/{env}/configs/{key}  (one key)
+ * A cached token and an in-process snapshot make a hit a handful of Map lookups and one write of
+ * a pre-rendered buffer. Everything else (misses, read-your-writes waits) goes async.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authorize, type Authenticator } from './auth.js';
+import { HttpProblem, toProblem, writeProblem } from './problem.js';
+import {
+  keyBody,
+  type CacheSource,
+  type EnvSnapshot,
+  type HotReadCache,
+} from '../queries/hot-read-cache.js';
+import { minPositionOf, type ProjectionProgress } from '../queries/projection-progress.js';
+import { REDIS_CACHE_PROJECTION } from '../../projections/redis-cache.js';
+
+const PREFIX = '/api/v1/tenants/';
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$/;
+
+export interface HotReadObserver {
+  /** Called once per answered read, with the time spent and where the data came from. */
+  served(durationMs: number, source: CacheSource | 'error', status: number): void;
+}
+
+interface Route {
+  tenantId: string;
+  environment: string;
+  key: string | undefined;
+  query: string;
+}
+
+/** Parses the two hot-read routes; undefined for anything else. */
+export function matchHotRead(url: string): Route | undefined {
+  if (!url.startsWith(PREFIX)) return undefined;
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const t = path.indexOf('/', PREFIX.length);
+  if (t < 0 || !path.startsWith('/environments/', t)) return undefined;
+  const envStart = t + '/environments/'.length;
+  const e = path.indexOf('/', envStart);
+  if (e < 0 || !path.startsWith('/configs', e)) return undefined;
+  const rest = path.slice(e + '/configs'.length);
+  let key: string | undefined;
+  if (rest === '' || rest === '/') key = undefined;
+  else if (rest[0] === '/') key = rest.slice(1);
+  else return undefined;
+  try {
+    return {
+      tenantId: decodeURIComponent(path.slice(PREFIX.length, t)),
+      environment: decodeURIComponent(path.slice(envStart, e)),
+      key: key === undefined ? undefined : decodeURIComponent(key),
+      query: q < 0 ? '' : url.slice(q + 1),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header === etag || header === '*') return true;
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+export function createHotReadHandler(deps: {
+  auth: Authenticator;
+  cache: HotReadCache;
+  progress: ProjectionProgress;
+  observer?: HotReadObserver;
+}) {
+  const { auth, cache, progress, observer } = deps;
+
+  function respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    snap: EnvSnapshot,
+    source: CacheSource,
+    started: number,
+  ) {
+    const rendered =
+      route.key === undefined ? { body: snap.body, etag: snap.etag } : keyBody(snap, route.key);
+    if (!rendered) {
+      fail(
+        res,
+        new HttpProblem(
+          404,
+          'Not found',
+          `No configuration '${route.key}' in ${route.environment}`,
+          {
+            field: 'key',
+          },
+        ),
+        started,
+      );
+      return;
+    }
+    if (etagMatches(req.headers['if-none-match'], rendered.etag)) {
+      res.writeHead(304, { ETag: rendered.etag, 'Cache-Control': 'no-cache' });
+      res.end();
+      observer?.served(performance.now() - started, source, 304);
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': rendered.body.length,
+      ETag: rendered.etag,
+      'Cache-Control': 'no-cache',
+    });
+    res.end(req.method === 'HEAD' ? undefined : rendered.body);
+    observer?.served(performance.now() - started, source, 200);
+  }
+
+  function fail(res: ServerResponse, error: unknown, started: number) {
+    const problem = toProblem(error);
+    if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    writeProblem(res, problem);
+    observer?.served(performance.now() - started, 'error', problem.status);
+  }
+
+  /** Returns false when the request is not a hot read (Express takes it). */
+  return function handle(req: IncomingMessage, res: ServerResponse): boolean {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !req.url) return false;
+    const route = matchHotRead(req.url);
+    if (!route) return false;
+    const started = performance.now();
+    try {
+      if (!NAME.test(route.tenantId)) {
+        throw new HttpProblem(400, 'Invalid request', 'tenantId is not a valid tenant id', {
+          field: 'tenantId',
+        });
+      }
+      if (!NAME.test(route.environment)) {
+        throw new HttpProblem(400, 'Invalid request', 'environment is not a valid environment', {
+          field: 'environment',
+        });
+      }
+      const principal = auth.authenticate(req.headers.authorization);
+      authorize(principal, 'read', route.tenantId, route.environment);
+      const minPosition =
+        route.query.includes('minPosition') || req.headers['x-min-position'] !== undefined
+          ? minPositionOf(
+              Object.fromEntries(new URLSearchParams(route.query)),
+              req.headers['x-min-position'],
+            )
+          : undefined;
+      if (minPosition === undefined) {
+        const snap = cache.peek(route.tenantId, route.environment);
+        if (snap) {
+          respond(req, res, route, snap, 'local', started);
+          return true;
+        }
+      }
+      void (async () => {
+        if (minPosition !== undefined) {
+          await progress.waitFor(minPosition, ['read-model'], [REDIS_CACHE_PROJECTION]);
+        }
+        const { snapshot, source } = await cache.get(route.tenantId, route.environment, {
+          bypassLocal: minPosition !== undefined,
+        });
+        respond(req, res, route, snapshot, source, started);
+      })().catch((error) => fail(res, error, started));
+    } catch (error) {
+      fail(res, error, started);
+    }
+    return true;
+  };
+}

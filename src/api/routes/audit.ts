@@ -1,0 +1,31 @@
+import { Router } from 'express';
+import type { Services } from '../../composition.js';
+import { authorize, isPlatformAdmin } from '../auth.js';
+import { principalOf } from '../context.js';
+import { HttpProblem, fromZod } from '../problem.js';
+import { auditQuery } from '../schemas.js';
+import { minPositionOf } from '../../queries/projection-progress.js';
+
+export function auditRoutes(s: Services): Router {
+  const r = Router();
+  r.get('/audit-logs', async (req, res) => {
+    const parsed = auditQuery.safeParse(req.query);
+    if (!parsed.success) throw fromZod(parsed.error);
+    const q = parsed.data;
+    const principal = principalOf(res);
+    if (!q.tenantId && !isPlatformAdmin(principal)) {
+      throw new HttpProblem(400, 'Invalid request', 'tenantId is required', { field: 'tenantId' });
+    }
+    if (q.tenantId) authorize(principal, 'read', q.tenantId);
+    const min = minPositionOf(req.query, req.headers['x-min-position']);
+    if (min !== undefined) await s.progress.waitFor(min, ['audit-log']);
+    res.json(
+      await s.queries.auditLogs({
+        ...q,
+        from: q.from ? new Date(q.from) : undefined,
+        to: q.to ? new Date(q.to) : undefined,
+      }),
+    );
+  });
+  return r;
+}

@@ -1,0 +1,172 @@
+import { Router, type Request, type Response } from 'express';
+import type { Services } from '../../composition.js';
+import type { ConfigurationState } from '../../domain/configuration.js';
+import { authorize, isPlatformAdmin, type Principal } from '../auth.js';
+import { commandContext, expectedVersionOf, principalOf, sendCommandResult } from '../context.js';
+import { HttpProblem, fromZod } from '../problem.js';
+import {
+  createConfigBody,
+  listConfigsQuery,
+  rollbackBody,
+  updateConfigBody,
+  versionsQuery,
+} from '../schemas.js';
+import { minPositionOf } from '../../queries/projection-progress.js';
+import { z } from 'zod';
+
+const READ_MODEL = ['read-model'];
+
+function configBody(state: ConfigurationState) {
+  if (!state.exists) return {};
+  const { values: _values, exists: _exists, ...rest } = state;
+  return rest;
+}
+
+const etagOf = (state: ConfigurationState) => (state.exists ? `"${state.version}"` : undefined);
+
+const notFound = (configId: string) =>
+  new HttpProblem(404, 'Not found', `Configuration '${configId}' not found`, { field: 'configId' });
+
+/** Authorisation against the config's own tenant and environment, once its state is loaded. */
+const guard =
+  (principal: Principal, capability: 'read' | 'write') =>
+  (tenantId: string, environment: string, configId: string) => {
+    try {
+      authorize(principal, capability, tenantId, environment);
+    } catch (error) {
+      // Another tenant's configuration does not exist, as far as this caller can tell.
+      if ((error as HttpProblem).status === 404) throw notFound(configId);
+      throw error;
+    }
+  };
+
+function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const parsed = schema.safeParse(input ?? {});
+  if (!parsed.success) throw fromZod(parsed.error);
+  return parsed.data;
+}
+
+export function configRoutes(s: Services): Router {
+  const r = Router();
+
+  async function waitIfAsked(req: Request) {
+    const min = minPositionOf(req.query, req.headers['x-min-position']);
+    if (min !== undefined) await s.progress.waitFor(min, READ_MODEL);
+  }
+
+  /** Loads a config row the caller may read, or answers 404. */
+  async function readableConfig(req: Request, res: Response, configId: string) {
+    await waitIfAsked(req);
+    const row = await s.queries.configRow(configId);
+    if (!row) throw notFound(configId);
+    try {
+      authorize(principalOf(res), 'read', row.tenantId, row.environment);
+    } catch (error) {
+      if ((error as HttpProblem).status === 404) throw notFound(configId);
+      throw error;
+    }
+    return row;
+  }
+
+  r.post('/configs', async (req, res) => {
+    const body = parse(createConfigBody, req.body);
+    const environment = body.environment ?? s.settings.defaultEnvironment;
+    authorize(principalOf(res), 'write', body.tenantId, environment);
+    const result = await s.configCommands.create(
+      { ...body, environment },
+      commandContext(req, res),
+    );
+    const state = result.state;
+    if (state.exists) res.setHeader('Location', `/api/v1/configs/${state.configId}`);
+    sendCommandResult(res, 201, configBody(state), result.position, etagOf(state));
+  });
+
+  r.get('/configs', async (req, res) => {
+    const query = parse(listConfigsQuery, req.query);
+    authorize(principalOf(res), 'read', query.tenantId, query.environment);
+    await waitIfAsked(req);
+    const page = await s.queries.listConfigs({
+      ...query,
+      includeDeleted: query.includeDeleted === 'true',
+    });
+    const envs = principalOf(res).environments;
+    // A token limited to some environments lists only those.
+    if (envs && !isPlatformAdmin(principalOf(res))) {
+      page.items = page.items.filter((c) => envs.includes(c.environment));
+    }
+    res.json(page);
+  });
+
+  r.get('/configs/:configId', async (req, res) => {
+    const row = await readableConfig(req, res, req.params.configId);
+    res.setHeader('ETag', `"${row.version}"`);
+    res.json(row);
+  });
+
+  r.put('/configs/:configId', async (req, res) => {
+    const body = parse(updateConfigBody, req.body);
+    const expectedVersion = expectedVersionOf(req, body.expectedVersion);
+    const result = await s.configCommands.update(
+      { ...body, configId: req.params.configId, expectedVersion },
+      commandContext(req, res),
+      guard(principalOf(res), 'write'),
+    );
+    sendCommandResult(res, 200, configBody(result.state), result.position, etagOf(result.state));
+  });
+
+  r.delete('/configs/:configId', async (req, res) => {
+    const expectedVersion = expectedVersionOf(req, undefined);
+    const result = await s.configCommands.delete(
+      { configId: req.params.configId, expectedVersion },
+      commandContext(req, res),
+      guard(principalOf(res), 'write'),
+    );
+    sendCommandResult(res, 200, configBody(result.state), result.position, etagOf(result.state));
+  });
+
+  r.post('/configs/:configId/restore', async (req, res) => {
+    const result = await s.configCommands.restore(
+      { configId: req.params.configId },
+      commandContext(req, res),
+      guard(principalOf(res), 'write'),
+    );
+    sendCommandResult(res, 200, configBody(result.state), result.position, etagOf(result.state));
+  });
+
+  r.post('/configs/:configId/rollback', async (req, res) => {
+    const body = parse(rollbackBody, req.body);
+    const expectedVersion = expectedVersionOf(req, body.expectedVersion);
+    const result = await s.configCommands.rollback(
+      {
+        configId: req.params.configId,
+        toVersion: body.version,
+        expectedVersion,
+        changeDescription: body.changeDescription,
+      },
+      commandContext(req, res),
+      guard(principalOf(res), 'write'),
+    );
+    sendCommandResult(res, 200, configBody(result.state), result.position, etagOf(result.state));
+  });
+
+  r.get('/configs/:configId/versions', async (req, res) => {
+    const query = parse(versionsQuery, req.query);
+    const row = await readableConfig(req, res, req.params.configId);
+    res.json(await s.queries.versions(row.configId, row.isSensitive, query.page, query.pageSize));
+  });
+
+  r.get('/configs/:configId/versions/:version', async (req, res) => {
+    const version = z.coerce.number().int().min(1).safeParse(req.params.version);
+    if (!version.success) throw fromZod(version.error, 'version');
+    const row = await readableConfig(req, res, req.params.configId);
+    const found = await s.queries.version(row.configId, version.data);
+    if (!found) {
+      throw new HttpProblem(404, 'Not found', `Version ${version.data} not found`, {
+        field: 'version',
+      });
+    }
+    res.json(found);
+  });
+
+  return r;
+}

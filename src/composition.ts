@@ -1,0 +1,200 @@
+/**
+ * The composition root: builds every part of the service from settings. The API, the projector,
+ * the worker, the CLI scripts and the tests all start here.
+ */
+import http from 'node:http';
+import express from 'express';
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Redis } from 'ioredis';
+import type { Settings } from './config/settings.js';
+import type { EventStore } from './core/event-store/event-store.js';
+import { PostgresEventStore } from './core/event-store/postgres/postgres-event-store.js';
+import { createPool } from './infrastructure/postgres.js';
+import { createRedis, RedisKeys } from './infrastructure/redis.js';
+import { createLogger, type Logger } from './infrastructure/logger.js';
+import { TenantCommands } from './application/tenant-commands.js';
+import { ConfigCommands } from './application/config-commands.js';
+import { ReadQueries } from './queries/read-queries.js';
+import { ProjectionProgress } from './queries/projection-progress.js';
+import { HotReadCache } from './queries/hot-read-cache.js';
+import { Authenticator } from './api/auth.js';
+import { createHotReadHandler, type HotReadObserver } from './api/hot-read.js';
+import { HttpProblem, errorHandler } from './api/problem.js';
+import { correlationIdOf, traceIdOf } from './api/context.js';
+import { healthRoutes } from './api/routes/health.js';
+import { tenantRoutes } from './api/routes/tenants.js';
+import { configRoutes } from './api/routes/configs.js';
+import { auditRoutes } from './api/routes/audit.js';
+import { PostgresProjectionRunner } from '../projections/runner.js';
+import { readModelProjection } from '../projections/read-model.js';
+import { auditLogProjection } from '../projections/audit-log.js';
+import { RedisCacheProjection } from '../projections/redis-cache.js';
+
+export interface Services {
+  settings: Settings;
+  logger: Logger;
+  pool: pg.Pool;
+  redis: Redis;
+  keys: RedisKeys;
+  store: EventStore;
+  tenantCommands: TenantCommands;
+  configCommands: ConfigCommands;
+  queries: ReadQueries;
+  progress: ProjectionProgress;
+  auth: Authenticator;
+  close(): Promise<void>;
+}
+
+export async function createEventStore(settings: Settings, pool: pg.Pool): Promise<EventStore> {
+  if (settings.eventStoreConnectionString) {
+    const { createKurrentDbEventStore } =
+      await import('./core/event-store/kurrentdb/kurrentdb-event-store.js');
+    return createKurrentDbEventStore(settings.eventStoreConnectionString);
+  }
+  return new PostgresEventStore(pool, settings.postgres.config);
+}
+
+export async function buildServices(
+  settings: Settings,
+  options: { logger?: Logger; poolSize?: number } = {},
+): Promise<Services> {
+  const logger = options.logger ?? createLogger(settings.logLevel);
+  const pool = createPool(settings.postgres.config, options.poolSize ?? 20);
+  // Commands fail fast while Redis is away (no offline queue): readers fall back to PostgreSQL.
+  const redis = createRedis(settings.redis, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1000,
+  });
+  const keys = new RedisKeys(settings.redisKeyPrefix);
+  const store = await createEventStore(settings, pool);
+  const limits = { maxConfigsPerTenant: settings.maxConfigsPerTenant };
+  return {
+    settings,
+    logger,
+    pool,
+    redis,
+    keys,
+    store,
+    tenantCommands: new TenantCommands(store),
+    configCommands: new ConfigCommands(store, limits),
+    queries: new ReadQueries(pool),
+    progress: new ProjectionProgress(pool, redis, keys, settings.readYourWritesTimeoutMs),
+    auth: new Authenticator(settings.jwt),
+    async close() {
+      await store.close().catch(() => undefined);
+      redis.disconnect();
+      await pool.end().catch(() => undefined);
+    },
+  };
+}
+
+export interface ApiServer {
+  app: express.Express;
+  server: http.Server;
+  cache: HotReadCache;
+  close(): Promise<void>;
+}
+
+export function createApi(s: Services, options: { observer?: HotReadObserver } = {}): ApiServer {
+  const subscriber = createRedis(s.settings.redis, { maxRetriesPerRequest: null });
+  const cache = new HotReadCache(s.redis, subscriber, s.pool, s.keys, s.settings.cacheTtlMs);
+  const hotRead = createHotReadHandler({
+    auth: s.auth,
+    cache,
+    progress: s.progress,
+    observer: options.observer,
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  // Client IPs for the audit trail: trust X-Forwarded-For only from private-network proxies.
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.use(express.json({ limit: '1mb' }));
+  app.use((req, res, next) => {
+    res.locals.correlationId = correlationIdOf(req);
+    res.locals.traceId = traceIdOf(req);
+    res.setHeader('X-Correlation-Id', res.locals.correlationId as string);
+    next();
+  });
+  app.use(healthRoutes(s));
+  const api = express.Router();
+  api.use((req, res, next) => {
+    res.locals.principal = s.auth.authenticate(req.headers.authorization);
+    next();
+  });
+  api.use(tenantRoutes(s));
+  api.use(configRoutes(s));
+  api.use(auditRoutes(s));
+  app.use('/api/v1', api);
+  app.use((req) => {
+    throw new HttpProblem(404, 'Not found', `No route for ${req.method} ${req.path}`);
+  });
+  app.use(errorHandler((error) => s.logger.error({ err: error }, 'request failed')));
+
+  const server = http.createServer((req, res) => {
+    if (!hotRead(req, res)) app(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  return {
+    app,
+    server,
+    cache,
+    async close() {
+      subscriber.disconnect();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface Projector {
+  runners: PostgresProjectionRunner[];
+  redisCache: RedisCacheProjection;
+  /** Runs every projection to the current head once (CLI and tests). */
+  catchUpOnce(): Promise<void>;
+  /** Follows the log until stopped. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createProjector(
+  s: Services,
+  options: { idleWaitMs?: number; batchSize?: number } = {},
+): Projector {
+  // The projector's own Redis client queues commands while reconnecting: it must not skip work.
+  const redis = createRedis(s.settings.redis);
+  const onError = (error: unknown, projection: string) =>
+    s.logger.error({ err: error, projection }, 'projection batch failed; retrying from checkpoint');
+  const runners = [readModelProjection, auditLogProjection].map(
+    (p) => new PostgresProjectionRunner(s.pool, s.store, p, { ...options, onError }),
+  );
+  const redisCache = new RedisCacheProjection(redis, s.keys, s.store);
+  const controller = new AbortController();
+  let running: Promise<unknown> | undefined;
+  return {
+    runners,
+    redisCache,
+    async catchUpOnce() {
+      for (const r of runners) await r.catchUpOnce();
+      await redisCache.catchUpOnce(options.batchSize);
+    },
+    start() {
+      running = Promise.all([
+        ...runners.map((r) => r.run(controller.signal)),
+        redisCache.run(controller.signal, {
+          ...options,
+          onError: (e) => onError(e, redisCache.name),
+        }),
+      ]);
+    },
+    async stop() {
+      controller.abort();
+      await running;
+      redis.disconnect();
+    },
+  };
+}
+
+export const newRequestId = () => randomUUID();
