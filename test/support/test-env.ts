@@ -15,7 +15,8 @@ const adminConnection =
 export const runId = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 export const testDatabaseName = `cfgsvc_test_${runId}`;
 export const redisPrefix = `cfgsvc-test:${runId}:`;
-export const redisUrl = process.env.TEST_REDIS ?? process.env.ConnectionStrings__Redis ?? '127.0.0.1:6379';
+export const redisUrl =
+  process.env.TEST_REDIS ?? process.env.ConnectionStrings__Redis ?? '127.0.0.1:6379';
 
 const admin: PgConfig = { ...parsePostgresConnectionString(adminConnection) };
 export const testDbConfig: PgConfig = { ...admin, database: testDatabaseName };
