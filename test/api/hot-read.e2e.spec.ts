@@ -1,0 +1,259 @@
+import { expect } from 'chai';
+import request from 'supertest';
+import { startHarness, uniqueTenant, type Harness } from '../support/harness.js';
+
+async function seed(h: Harness) {
+  const tenantId = uniqueTenant('hot');
+  await request(h.url)
+    .post('/api/v1/tenants')
+    .set('Authorization', `Bearer ${h.admin}`)
+    .send({ tenantId, name: 'Hot', tier: 'Free' })
+    .expect(201);
+  const editor = h.token('editor', tenantId);
+  const reader = h.token('reader', tenantId);
+  const ids: Record<string, string> = {};
+  const configs: [string, unknown, string][] = [
+    ['feature.flag', 'true', 'Boolean'],
+    ['limits.max', 42, 'Integer'],
+    ['ratio', '0.5', 'Number'],
+    ['ui', { theme: 'dark' }, 'JSON'],
+    ['greeting', 'hello', 'String'],
+  ];
+  let position = '0';
+  for (const [key, value, type] of configs) {
+    const res = await request(h.url)
+      .post('/api/v1/configs')
+      .set('Authorization', `Bearer ${editor}`)
+      .send({ tenantId, key, value, type, environment: 'Production' })
+      .expect(201);
+    ids[key] = res.body.configId;
+    position = res.headers['x-event-position'];
+  }
+  return { tenantId, editor, reader, ids, position };
+}
+
+const envPath = (tenantId: string, key?: string) =>
+  `/api/v1/tenants/${tenantId}/environments/Production/configs${key ? `/${key}` : ''}`;
+
+describe('hot read path (e2e)', function () {
+  describe('with the projector following the log', function () {
+    let h: Harness;
+    before(async function () {
+      h = await startHarness({ runProjector: true });
+    });
+    after(async function () {
+      await h?.close();
+    });
+
+    it('serves the whole environment as one typed object, and single keys', async function () {
+      const s = await seed(h);
+      const env = await request(h.url)
+        .get(`${envPath(s.tenantId)}?minPosition=${s.position}`)
+        .set('Authorization', `Bearer ${s.reader}`)
+        .expect(200);
+      expect(env.body.configs).to.deep.equal({
+        'feature.flag': true,
+        greeting: 'hello',
+        'limits.max': 42,
+        ratio: 0.5,
+        ui: { theme: 'dark' },
+      });
+      expect(env.headers.etag).to.equal(`"${s.position}"`);
+      const one = await request(h.url)
+        .get(envPath(s.tenantId, 'limits.max'))
+        .set('Authorization', `Bearer ${s.reader}`)
+        .expect(200);
+      expect(one.body).to.include({ key: 'limits.max', value: 42, type: 'Integer', version: 1 });
+      expect(one.headers.etag).to.equal('"1"');
+      await request(h.url)
+        .get(envPath(s.tenantId, 'nope'))
+        .set('Authorization', `Bearer ${s.reader}`)
+        .expect(404)
+        .expect('Content-Type', /problem\+json/);
+    });
+
+    it('answers 304 to a matching If-None-Match, on both routes', async function () {
+      const s = await seed(h);
+      const env = await request(h.url)
+        .get(`${envPath(s.tenantId)}?minPosition=${s.position}`)
+        .set('Authorization', `Bearer ${s.reader}`)
+        .expect(200);
+      const notModified = await request(h.url)
+        .get(envPath(s.tenantId))
+        .set('Authorization', `Bearer ${s.reader}`)
+        .set('If-None-Match', env.headers.etag!)
+        .expect(304);
+      expect(notModified.text).to.equal('');
+      expect(notModified.headers.etag).to.equal(env.headers.etag);
+      await request(h.url)
+        .get(envPath(s.tenantId, 'greeting'))
+        .set('Authorization', `Bearer ${s.reader}`)
+        .set('If-None-Match', 'W/"1"')
+        .expect(304);
+      await request(h.url)
+        .get(envPath(s.tenantId, 'greeting'))
+        .set('Authorization', `Bearer ${s.reader}`)
+        .set('If-None-Match', '"0"')
+        .expect(200);
+    });
+
+    it('picks up a change live: pub/sub drops the in-process copy (hot swap)', async function () {
+      const s = await seed(h);
+      const read = () =>
+        request(h.url)
+          .get(envPath(s.tenantId, 'greeting'))
+          .set('Authorization', `Bearer ${s.reader}`);
+      await request(h.url)
+        .get(`${envPath(s.tenantId)}?minPosition=${s.position}`)
+        .set('Authorization', `Bearer ${s.reader}`)
+        .expect(200);
+      expect((await read()).body.value).to.equal('hello');
+      expect(h.api.cache.peek(s.tenantId, 'Production')).to.not.equal(undefined);
+      await request(h.url)
+        .put(`/api/v1/configs/${s.ids.greeting}`)
+        .set('Authorization', `Bearer ${s.editor}`)
+        .set('If-Match', '1')
+        .send({ value: 'bonjour' })
+        .expect(200);
+      // The in-process copy lives for CacheTTL (5 minutes): only the invalidation can refresh it.
+      const deadline = Date.now() + 5000;
+      let value = 'hello';
+      while (value !== 'bonjour' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        value = (await read()).body.value;
+      }
+      expect(value).to.equal('bonjour');
+      const after = await read();
+      expect(after.body.version).to.equal(2);
+      expect(after.headers.etag).to.equal('"2"');
+    });
+
+    it('waits for ?minPosition= so a writer reads its own write', async function () {
+      const s = await seed(h);
+      const put = await request(h.url)
+        .put(`/api/v1/configs/${s.ids['limits.max']}`)
+        .set('Authorization', `Bearer ${s.editor}`)
+        .set('If-Match', '1')
+        .send({ value: 43 })
+        .expect(200);
+      const res = await request(h.url)
+        .get(envPath(s.tenantId, 'limits.max'))
+        .set('Authorization', `Bearer ${s.reader}`)
+        .set('X-Min-Position', put.headers['x-event-position']!)
+        .expect(200);
+      expect(res.body.value).to.equal(43);
+      const row = await request(h.url)
+        .get(
+          `/api/v1/configs/${s.ids['limits.max']}?minPosition=${put.headers['x-event-position']}`,
+        )
+        .set('Authorization', `Bearer ${s.reader}`)
+        .expect(200);
+      expect(row.body.value).to.equal('43');
+    });
+  });
+
+  describe('cache levels', function () {
+    let h: Harness;
+    before(async function () {
+      h = await startHarness();
+    });
+    after(async function () {
+      await h?.close();
+    });
+
+    it('falls back to PostgreSQL on a miss, fills Redis, then serves from Redis', async function () {
+      const s = await seed(h);
+      await h.project();
+      const key = h.services.keys.env(s.tenantId, 'Production');
+      expect(await h.services.redis.exists(key)).to.equal(0);
+      const first = await h.api.cache.get(s.tenantId, 'Production');
+      expect(first.source).to.equal('postgres');
+      expect(await h.services.redis.hget(key, '__pos')).to.equal(s.position);
+      h.api.cache.clear();
+      const second = await h.api.cache.get(s.tenantId, 'Production');
+      expect(second.source).to.equal('redis');
+      expect(second.snapshot.body.toString()).to.equal(first.snapshot.body.toString());
+      const third = await h.api.cache.get(s.tenantId, 'Production');
+      expect(third.source).to.equal('local');
+    });
+
+    it('keeps a filled hash current through the cache projection, and never fills from an older snapshot', async function () {
+      const s = await seed(h);
+      await h.project();
+      const key = h.services.keys.env(s.tenantId, 'Production');
+      await h.api.cache.get(s.tenantId, 'Production'); // fill
+      const put = await request(h.url)
+        .put(`/api/v1/configs/${s.ids.greeting}`)
+        .set('Authorization', `Bearer ${s.editor}`)
+        .send({ value: 'hi', expectedVersion: 1 })
+        .expect(200);
+      await h.project();
+      expect(JSON.parse((await h.services.redis.hget(key, 'greeting'))!).value).to.equal('hi');
+      expect(await h.services.redis.hget(key, '__etag')).to.equal(put.headers['x-event-position']);
+
+      // Evicted, then changed while not cached: a fill from before that change must be refused.
+      await h.services.redis.del(key);
+      await request(h.url)
+        .put(`/api/v1/configs/${s.ids.greeting}`)
+        .set('Authorization', `Bearer ${s.editor}`)
+        .send({ value: 'hey', expectedVersion: 2 })
+        .expect(200);
+      await h.projector.redisCache.catchUpOnce(); // skips the uncached env, marks it
+      expect(await h.services.redis.exists(key)).to.equal(0);
+      h.api.cache.clear();
+      const stale = await h.api.cache.get(s.tenantId, 'Production'); // read model is behind
+      expect(stale.source).to.equal('postgres');
+      expect(await h.services.redis.exists(key)).to.equal(0);
+      await h.project();
+      h.api.cache.clear();
+      const fresh = await h.api.cache.get(s.tenantId, 'Production');
+      expect(JSON.parse(fresh.snapshot.body.toString()).configs.greeting).to.equal('hey');
+      expect(await h.services.redis.exists(key)).to.equal(1);
+    });
+
+    it('answers 503 with Retry-After when the projections do not reach minPosition in time', async function () {
+      const slow = await startHarness({
+        overrides: { ConfigService__ReadYourWritesTimeout: 'PT0.3S' },
+      });
+      try {
+        const s = await seed(slow);
+        const res = await request(slow.url)
+          .get(`${envPath(s.tenantId)}?minPosition=${BigInt(s.position) + 1000n}`)
+          .set('Authorization', `Bearer ${s.reader}`)
+          .expect(503);
+        expect(res.headers['retry-after']).to.equal('1');
+        expect(res.body.field).to.equal('minPosition');
+      } finally {
+        await slow.close();
+      }
+    });
+  });
+
+  describe('with Redis down', function () {
+    let h: Harness;
+    let seedHarness: Harness;
+    before(async function () {
+      seedHarness = await startHarness();
+      // Same database, but a Redis nobody listens on.
+      h = await startHarness({ overrides: { ConnectionStrings__Redis: '127.0.0.1:1' } });
+    });
+    after(async function () {
+      await h?.close();
+      await seedHarness?.close();
+    });
+
+    it('serves from PostgreSQL', async function () {
+      const s = await seed(seedHarness);
+      await seedHarness.project();
+      const token = h.token('reader', s.tenantId);
+      const res = await request(h.url)
+        .get(envPath(s.tenantId, 'ui'))
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
+      expect(res.body.value).to.deep.equal({ theme: 'dark' });
+      const ready = await request(h.url).get('/health/ready').expect(503);
+      expect(ready.body.checks.redis.status).to.equal('Unhealthy');
+      expect(ready.body.checks.postgres.status).to.equal('Healthy');
+    });
+  });
+});
