@@ -287,19 +287,25 @@ async function load(
   headers: Record<string, string>,
   seconds: number,
 ): Promise<Measurement> {
-  const instance = autocannon({
-    url,
-    headers,
-    duration: seconds,
-    connections: opts.connections,
-    pipelining: opts.pipelining,
-    // One worker thread: the load generator gets the second core instead of sharing the
-    // server's event loop (see README). --in-process puts it back on the main thread.
-    ...(opts.inProcess ? {} : { workers: 1 }),
+  let instance: autocannon.Instance | undefined;
+  const done = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon(
+      {
+        url,
+        headers,
+        duration: seconds,
+        connections: opts.connections,
+        pipelining: opts.pipelining,
+        // One worker thread: the load generator gets the second core instead of sharing the
+        // server's event loop (see README). --in-process puts it back on the main thread.
+        ...(opts.inProcess ? {} : { workers: 1 }),
+      },
+      (err: unknown, result: autocannon.Result) => (err ? reject(err) : resolve(result)),
+    );
   });
   current = instance;
   try {
-    const r = await Promise.race([instance, interrupted]);
+    const r = await Promise.race([done, interrupted]);
     return {
       reqPerSec: r.requests.average,
       p50: r.latency.p50,
