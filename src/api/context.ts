@@ -23,7 +23,8 @@ export function commandContext(req: Request, res: Response): CommandContext {
   const principal = principalOf(res);
   return {
     userId: principal.userId,
-    ipAddress: req.ip,
+    // IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d; record the plain address.
+    ipAddress: req.ip?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''),
     traceId: res.locals.traceId as string,
     correlationId: res.locals.correlationId as string,
   };

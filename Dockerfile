@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# One image for the API, the projector and the worker: pick the process with the command.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY projections ./projections
+RUN npm run build
+
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production ASPNETCORE_URLS=http://+:5000
+WORKDIR /app
+RUN useradd -m -u 1000 configservice
+COPY --from=deps --chown=configservice:configservice /app/node_modules ./node_modules
+COPY --from=build --chown=configservice:configservice /app/dist ./dist
+COPY --chown=configservice:configservice package.json ./
+COPY --chown=configservice:configservice migrations ./migrations
+USER configservice
+EXPOSE 5000
+HEALTHCHECK --interval=30s --timeout=10s --start-period=5s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:5000/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["node", "dist/src/main/api.js"]
