@@ -2,19 +2,27 @@
  * Hot read path benchmark (npm run bench:read -- [--duration 10] [--connections 50]).
  *
  * Measures the API's two hot read routes (one key, whole environment) served from the in-process
- * snapshot, next to a bare node:http server answering the same path with the same bytes and
+ * snapshot, next to a bare node:http server answering the same paths with the same bytes and
  * headers from memory, in the same run, alternately, and prints the ratio app/baseline.
  * Everything it needs (database, Redis keys) is created here and removed at the end. See
  * bench/README.md.
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { createHistogram } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { buildServices, createApi, createProjector, type ApiServer } from '../src/composition.js';
-import type { Services } from '../src/composition.js';
+import {
+  buildServices,
+  createApi,
+  createProjector,
+  type ApiServer,
+  type Services,
+} from '../src/composition.js';
 import { loadSettings, type Settings } from '../src/config/settings.js';
 import { signToken } from '../src/api/auth.js';
 import { migrate } from '../src/infrastructure/migrate.js';
@@ -36,19 +44,19 @@ const USAGE = `usage: npm run bench:read -- [options]
   --duration <s>      seconds per measured run (default 10; 3 for a quick look)
   --connections <n>   concurrent connections (default 50)
   --pipelining <n>    requests in flight per connection (default 1)
-  --rounds <n>        baseline/app pairs per route; the best run of each target is reported (default 2)
-  --warmup <s>        seconds of unmeasured load per target and route before measuring (default 1)
-  --in-process        run autocannon on the server's thread instead of a worker thread
+  --rounds <n>        baseline-then-app pairs per route; the best run per target is reported (default 2)
+  --warmup <s>        unmeasured seconds per target and route before measuring (default 1, 0 = none)
+  --in-process        run autocannon on the servers' thread instead of a worker thread
   --help`;
 
-function positiveInt(name: string, raw: string, min = 1): number {
+class UsageError extends Error {}
+
+function integer(name: string, raw: string, min: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min)
     throw new UsageError(`--${name} must be an integer >= ${min}`);
   return n;
 }
-
-class UsageError extends Error {}
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -61,16 +69,14 @@ function parseOptions() {
       'in-process': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
-    strict: true,
-    allowPositionals: false,
   });
   return {
     help: values.help,
-    duration: positiveInt('duration', values.duration),
-    connections: positiveInt('connections', values.connections),
-    pipelining: positiveInt('pipelining', values.pipelining),
-    rounds: positiveInt('rounds', values.rounds),
-    warmup: positiveInt('warmup', values.warmup, 0),
+    duration: integer('duration', values.duration, 1),
+    connections: integer('connections', values.connections, 1),
+    pipelining: integer('pipelining', values.pipelining, 1),
+    rounds: integer('rounds', values.rounds, 1),
+    warmup: integer('warmup', values.warmup, 0),
     inProcess: values['in-process'],
   };
 }
@@ -78,7 +84,7 @@ function parseOptions() {
 type Options = ReturnType<typeof parseOptions>;
 
 // ---------------------------------------------------------------------------------------------
-// Resources: created in order, released in reverse order, always
+// Resources: each registers its cleanup as soon as it exists; cleanups run in reverse, always
 // ---------------------------------------------------------------------------------------------
 
 const cleanups: { name: string; run: () => Promise<void> }[] = [];
@@ -101,13 +107,13 @@ async function cleanUp(): Promise<boolean> {
 const runId = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 const databaseName = `cfgsvc_bench_${runId}`;
 const redisPrefix = `cfgsvc-bench:${runId}:`;
-
-const adminConnection =
+const admin: PgConfig = parsePostgresConnectionString(
   process.env.BENCH_POSTGRES_ADMIN ??
-  'Host=127.0.0.1;Port=5432;Database=postgres;Username=postgres';
+    'Host=127.0.0.1;Port=5432;Database=postgres;Username=postgres',
+);
 
 async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client(parsePostgresConnectionString(adminConnection));
+  const client = new pg.Client(admin);
   await client.connect();
   try {
     await client.query(sql);
@@ -116,8 +122,8 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
+/** Creates and migrates the bench database; returns its connection string (ADO.NET form). */
 async function createDatabase(): Promise<string> {
-  const admin: PgConfig = parsePostgresConnectionString(adminConnection);
   await adminQuery(`CREATE DATABASE "${databaseName}"`);
   onCleanup(`drop database ${databaseName}`, () =>
     adminQuery(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`),
@@ -148,13 +154,8 @@ function listen(server: http.Server): Promise<number> {
   });
 }
 
-function closeServer(server: http.Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
 // ---------------------------------------------------------------------------------------------
-// Seed data: one tenant, ~50 configs of every type in one environment
+// Seed data: one tenant, 50 configs of every type in one environment
 // ---------------------------------------------------------------------------------------------
 
 function seedConfigs(): { key: string; type: ConfigType; value: unknown }[] {
@@ -194,12 +195,14 @@ function seedConfigs(): { key: string; type: ConfigType; value: unknown }[] {
   return configs;
 }
 
-async function seed(services: Services): Promise<void> {
+async function seed(services: Services): Promise<number> {
   await services.tenantCommands.create(
     { tenantId: TENANT, name: 'Bench tenant', tier: 'Enterprise' },
     ctx,
   );
-  for (const c of seedConfigs()) {
+  const configs = seedConfigs();
+  // One at a time: every create also appends to the tenant stream.
+  for (const c of configs) {
     await services.configCommands.create(
       { tenantId: TENANT, environment: ENVIRONMENT, key: c.key, type: c.type, value: c.value },
       ctx,
@@ -211,6 +214,7 @@ async function seed(services: Services): Promise<void> {
   } finally {
     await projector.stop();
   }
+  return configs.length;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,7 +234,7 @@ async function fetchCanned(url: string, token: string): Promise<Canned> {
   }
   const header = (name: string) => {
     const v = res.headers.get(name);
-    if (v === null) throw new Error(`GET ${url} has no ${name} header`);
+    if (v === null) throw new Error(`GET ${url} answered without ${name}`);
     return v;
   };
   return {
@@ -256,14 +260,24 @@ function createBaseline(routes: Map<string, Canned>, keepAliveTimeout: number): 
     res.writeHead(200, canned.headers);
     res.end(canned.body);
   });
-  // Same keep-alive as the API, so the response headers are byte for byte the same size.
+  // The API's keep-alive, so both send the same Keep-Alive header.
   server.keepAliveTimeout = keepAliveTimeout;
   return server;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Load
+// Load: autocannon, in a worker thread (default) or on the main thread (--in-process).
+// autocannon's own latency histogram has 1 ms resolution, useless for sub-millisecond answers,
+// so each response time is also recorded in microseconds into a perf_hooks histogram.
 // ---------------------------------------------------------------------------------------------
+
+interface LoadOptions {
+  url: string;
+  headers: Record<string, string>;
+  duration: number;
+  connections: number;
+  pipelining: number;
+}
 
 interface Measurement {
   reqPerSec: number;
@@ -274,70 +288,143 @@ interface Measurement {
   total: number;
 }
 
-let current: autocannon.Instance | undefined;
-let interrupt: (reason: Error) => void = () => undefined;
-const interrupted = new Promise<never>((_, reject) => {
-  interrupt = reject;
+/** What autocannon hands back without aggregation (in a worker, or with skipAggregateResult). */
+interface RawResult {
+  totalCompletedRequests: number;
+  duration: number;
+  non2xx: number;
+  errors: number;
+}
+
+/**
+ * The worker's code, plain CommonJS (a worker does not get tsx's loader). It must compute
+ * exactly what `loadInProcess` computes.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHistogram } = require('node:perf_hooks');
+const autocannon = require(workerData.autocannonPath);
+const latency = createHistogram();
+const instance = autocannon(workerData.options, (error, r) => {
+  if (error) return parentPort.postMessage({ error: String((error && error.stack) || error) });
+  parentPort.postMessage({
+    measurement: {
+      reqPerSec: r.totalCompletedRequests / r.duration,
+      p50: latency.count ? latency.percentile(50) / 1000 : 0,
+      p99: latency.count ? latency.percentile(99) / 1000 : 0,
+      non2xx: r.non2xx,
+      errors: r.errors,
+      total: r.totalCompletedRequests,
+    },
+  });
 });
-interrupted.catch(() => undefined);
+instance.on('response', (client, status, bytes, ms) => {
+  if (status >= 200 && status < 300) latency.record(Math.max(1, Math.round(ms * 1000)));
+});
+parentPort.on('message', (m) => { if (m === 'stop') instance.stop(); });
+`;
+
+const autocannonPath = createRequire(import.meta.url).resolve('autocannon');
+
+/** Stops the run in progress (SIGINT, SIGTERM). */
+let stopCurrent: (() => void) | undefined;
+let signalled = false;
+
+function loadInWorker(options: LoadOptions): Promise<Measurement> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { autocannonPath, options },
+    });
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      stopCurrent = undefined;
+      fn();
+    };
+    stopCurrent = () => {
+      void worker.terminate();
+      settle(() => reject(new Error('interrupted')));
+    };
+    worker.on('message', (m: { error?: string; measurement?: Measurement }) => {
+      void worker.terminate();
+      settle(() => (m.measurement ? resolve(m.measurement) : reject(new Error(m.error))));
+    });
+    worker.on('error', (e) => settle(() => reject(e)));
+    worker.on('exit', (code) =>
+      settle(() => reject(new Error(`load worker exited (${code}) without a result`))),
+    );
+  });
+}
+
+function loadInProcess(options: LoadOptions): Promise<Measurement> {
+  return new Promise((resolve, reject) => {
+    const latency = createHistogram();
+    // The raw (unaggregated) result, as in the worker: same fields, same arithmetic.
+    const raw = { ...options, skipAggregateResult: true } as autocannon.Options;
+    const instance = autocannon(raw, (error: unknown, result: autocannon.Result) => {
+      stopCurrent = undefined;
+      if (error) return reject(error instanceof Error ? error : new Error(String(error)));
+      const r = result as unknown as RawResult;
+      resolve({
+        reqPerSec: r.totalCompletedRequests / r.duration,
+        p50: latency.count ? latency.percentile(50) / 1000 : 0,
+        p99: latency.count ? latency.percentile(99) / 1000 : 0,
+        non2xx: r.non2xx,
+        errors: r.errors,
+        total: r.totalCompletedRequests,
+      });
+    });
+    instance.on('response', (_client, status, _bytes, ms) => {
+      if (status >= 200 && status < 300) latency.record(Math.max(1, Math.round(ms * 1000)));
+    });
+    stopCurrent = () => {
+      instance.stop();
+      reject(new Error('interrupted'));
+    };
+  });
+}
 
 async function load(
   opts: Options,
+  label: string,
   url: string,
   headers: Record<string, string>,
   seconds: number,
 ): Promise<Measurement> {
-  let instance: autocannon.Instance | undefined;
-  const done = new Promise<autocannon.Result>((resolve, reject) => {
-    instance = autocannon(
-      {
-        url,
-        headers,
-        duration: seconds,
-        connections: opts.connections,
-        pipelining: opts.pipelining,
-        // One worker thread: the load generator gets the second core instead of sharing the
-        // server's event loop (see README). --in-process puts it back on the main thread.
-        ...(opts.inProcess ? {} : { workers: 1 }),
-      },
-      (err: unknown, result: autocannon.Result) => (err ? reject(err) : resolve(result)),
-    );
-  });
-  current = instance;
-  try {
-    const r = await Promise.race([done, interrupted]);
-    return {
-      reqPerSec: r.requests.average,
-      p50: r.latency.p50,
-      p99: r.latency.p99,
-      non2xx: r.non2xx,
-      errors: r.errors,
-      total: r.requests.total,
-    };
-  } finally {
-    current = undefined;
-  }
-}
-
-function check(label: string, m: Measurement): void {
+  const options: LoadOptions = {
+    url,
+    headers,
+    duration: seconds,
+    connections: opts.connections,
+    pipelining: opts.pipelining,
+  };
+  if (signalled) throw new Error('interrupted');
+  const m = await (opts.inProcess ? loadInProcess(options) : loadInWorker(options));
   if (m.non2xx > 0 || m.errors > 0 || m.total === 0) {
     throw new Error(
-      `${label}: ${m.non2xx} non-2xx responses and ${m.errors} errors out of ${m.total} requests`,
+      `${label}: ${m.non2xx} non-2xx responses and ${m.errors} connection errors ` +
+        `out of ${m.total} requests`,
     );
   }
+  return m;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------
 
-const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
-const fmtMs = (n: number) => n.toFixed(n < 10 ? 2 : 1);
+const fmtRate = (n: number) => Math.round(n).toLocaleString('en-US');
+const fmtMs = (n: number) => n.toFixed(2);
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+    r
+      .map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)]
     .join('\n')
     .concat('\n');
@@ -361,9 +448,9 @@ async function main(opts: Options): Promise<void> {
   const services = await buildServices(settings);
   onCleanup('close services', () => services.close());
 
-  process.stdout.write(`seeding ${databaseName} ... `);
-  await seed(services);
-  console.log('done');
+  process.stdout.write(`database ${databaseName}, Redis prefix '${redisPrefix}', seeding ... `);
+  const seeded = await seed(services);
+  console.log(`${seeded} configs`);
 
   const api: ApiServer = createApi(services);
   onCleanup('close API', async () => {
@@ -372,7 +459,7 @@ async function main(opts: Options): Promise<void> {
   });
   const apiPort = await listen(api.server);
 
-  // A snapshot cached before the pub/sub subscription is up lives 1 s only: wait for it.
+  // A snapshot cached before the invalidation subscription is up lives 1 s only: wait for it.
   const deadline = Date.now() + 10_000;
   while (!api.cache.isSubscribed) {
     if (Date.now() > deadline) throw new Error('the API never subscribed to cache invalidations');
@@ -385,15 +472,17 @@ async function main(opts: Options): Promise<void> {
     { name: 'single key', path: `${base}/${SINGLE_KEY}` },
     { name: 'environment', path: base },
   ];
-
   const canned = new Map<string, Canned>();
-  for (const r of routes)
+  for (const r of routes) {
     canned.set(r.path, await fetchCanned(`http://127.0.0.1:${apiPort}${r.path}`, token));
-  if (!api.cache.peek(TENANT, ENVIRONMENT))
-    throw new Error('the environment is not cached in-process');
+  }
+  if (!api.cache.peek(TENANT, ENVIRONMENT)) throw new Error('the environment is not cached');
 
   const baseline = createBaseline(canned, api.server.keepAliveTimeout);
-  onCleanup('close baseline', () => closeServer(baseline));
+  onCleanup('close baseline', async () => {
+    baseline.closeAllConnections();
+    await new Promise<void>((resolve) => baseline.close(() => resolve()));
+  });
   const baselinePort = await listen(baseline);
 
   const targets = [
@@ -403,30 +492,30 @@ async function main(opts: Options): Promise<void> {
 
   console.log(
     `\n${opts.duration} s per run, ${opts.connections} connections, pipelining ${opts.pipelining}, ` +
-      `${opts.rounds} round(s) of baseline then app per route, ${opts.warmup} s warm-up; ` +
-      `autocannon ${opts.inProcess ? 'in-process (main thread)' : 'in a worker thread'}`,
+      `${opts.rounds} round(s) of baseline then app per route, ${opts.warmup} s warm-up each; ` +
+      `autocannon ${opts.inProcess ? 'on the main thread (--in-process)' : 'in a worker thread'}`,
   );
   for (const r of routes) {
-    console.log(`  ${r.name.padEnd(11)} GET ${r.path}  (${canned.get(r.path)!.body.length} bytes)`);
+    console.log(`  ${r.name.padEnd(11)}  GET ${r.path}  (${canned.get(r.path)!.body.length} B)`);
   }
   console.log();
 
   const best = new Map<string, Measurement>();
   for (const r of routes) {
-    for (const t of targets) {
-      if (opts.warmup > 0) {
-        const m = await load(opts, `http://127.0.0.1:${t.port}${r.path}`, t.headers, opts.warmup);
-        check(`warm-up ${t.name} ${r.name}`, m);
+    if (opts.warmup > 0) {
+      for (const t of targets) {
+        const url = `http://127.0.0.1:${t.port}${r.path}`;
+        await load(opts, `warm-up ${t.name} ${r.name}`, url, t.headers, opts.warmup);
       }
     }
     for (let round = 1; round <= opts.rounds; round++) {
       for (const t of targets) {
-        const label = `${t.name} ${r.name} (round ${round})`;
-        const m = await load(opts, `http://127.0.0.1:${t.port}${r.path}`, t.headers, opts.duration);
-        check(label, m);
+        const url = `http://127.0.0.1:${t.port}${r.path}`;
+        const label = `${r.name} ${t.name} round ${round}`;
+        const m = await load(opts, label, url, t.headers, opts.duration);
         console.log(
-          `  round ${round}  ${r.name.padEnd(11)}  ${t.name.padEnd(8)}  ${fmtInt(m.reqPerSec).padStart(7)} req/s  ` +
-            `p50 ${fmtMs(m.p50)} ms  p99 ${fmtMs(m.p99)} ms`,
+          `  round ${round}  ${r.name.padEnd(11)}  ${t.name.padEnd(8)}  ` +
+            `${fmtRate(m.reqPerSec).padStart(7)} req/s  p50 ${fmtMs(m.p50)} ms  p99 ${fmtMs(m.p99)} ms`,
         );
         const key = `${r.name}|${t.name}`;
         const prev = best.get(key);
@@ -435,47 +524,41 @@ async function main(opts: Options): Promise<void> {
     }
   }
   if (!api.cache.peek(TENANT, ENVIRONMENT)) {
-    throw new Error('the environment fell out of the in-process cache during the run');
+    throw new Error('the environment left the in-process cache during the run');
   }
 
-  const rows: string[][] = [
-    ['route', 'target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'app/baseline'],
-  ];
+  const rows = [['route', 'target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'app/baseline']];
   const verdicts: string[] = [];
   for (const r of routes) {
     const b = best.get(`${r.name}|baseline`)!;
     const a = best.get(`${r.name}|app`)!;
     const ratio = a.reqPerSec / b.reqPerSec;
-    rows.push([
-      r.name,
-      'baseline',
-      fmtInt(b.reqPerSec),
-      fmtMs(b.p50),
-      fmtMs(b.p99),
-      String(b.non2xx),
-      '',
-    ]);
-    rows.push([
-      r.name,
-      'app',
-      fmtInt(a.reqPerSec),
-      fmtMs(a.p50),
-      fmtMs(a.p99),
-      String(a.non2xx),
-      ratio.toFixed(2),
-    ]);
+    rows.push(
+      [r.name, 'baseline', fmtRate(b.reqPerSec), fmtMs(b.p50), fmtMs(b.p99), String(b.non2xx), ''],
+      [
+        r.name,
+        'app',
+        fmtRate(a.reqPerSec),
+        fmtMs(a.p50),
+        fmtMs(a.p99),
+        String(a.non2xx),
+        ratio.toFixed(2),
+      ],
+    );
     verdicts.push(
-      `  ${r.name}: app/baseline = ${ratio.toFixed(2)} ${ratio >= GOAL ? '>=' : '<'} ${GOAL}: ` +
+      `  ${r.name.padEnd(11)}  ${ratio.toFixed(2)} ${ratio >= GOAL ? '>=' : '< '} ${GOAL}  ` +
         (ratio >= GOAL ? 'goal met' : 'goal NOT met'),
     );
   }
   console.log(
-    `\nBest run of ${opts.rounds} per target (highest req/s; its p50/p99 shown), ` +
-      `${opts.duration} s each, ${opts.connections} connections:\n`,
+    `\nBest of ${opts.rounds} run(s) per target (the run with the highest req/s, with its own ` +
+      `p50/p99):\n`,
   );
   console.log(table(rows));
-  console.log(`Goal: hot read >= ${GOAL} x bare node:http\n${verdicts.join('\n')}`);
+  console.log(`Goal: hot read req/s >= ${GOAL} x bare node:http\n${verdicts.join('\n')}`);
 }
+
+// ---------------------------------------------------------------------------------------------
 
 let opts: Options;
 try {
@@ -489,13 +572,11 @@ if (opts.help) {
   process.exit(0);
 }
 
-let signalled = false;
 const onSignal = (signal: NodeJS.Signals) => {
   if (signalled) return;
   signalled = true;
   console.error(`\n${signal}: stopping and cleaning up ...`);
-  current?.stop();
-  interrupt(new Error(`interrupted by ${signal}`));
+  stopCurrent?.();
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
@@ -505,9 +586,7 @@ try {
   await main(opts);
 } catch (error) {
   failed = true;
-  console.error(
-    `\nbench:read failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-  );
+  console.error(`\nbench:read failed: ${error instanceof Error ? error.message : String(error)}`);
 } finally {
   if (!(await cleanUp())) failed = true;
   process.off('SIGINT', onSignal);

@@ -8,7 +8,9 @@ class SummaryReporter extends Mocha.reporters.Spec {
     super(runner, options);
     runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
       const s = this.stats;
-      process.stdout.write(`\nmocha: ${s.passes} passed, ${s.failures} failed, ${s.pending} skipped\n`);
+      process.stdout.write(
+        `\nmocha: ${s.passes} passed, ${s.failures} failed, ${s.pending} skipped\n`,
+      );
     });
   }
 }

@@ -43,11 +43,15 @@ export function badRequest(errors: FieldError[]): HttpProblem {
 }
 
 export function fromZod(error: z.ZodError, root?: string): HttpProblem {
+  const name = (...parts: unknown[]) =>
+    [root, ...parts.map(String)].filter(Boolean).join('.') || '(body)';
   return badRequest(
-    error.issues.map((i) => ({
-      field: [root, ...i.path.map(String)].filter(Boolean).join('.') || '(body)',
-      message: i.message,
-    })),
+    error.issues.flatMap((i) =>
+      // Unknown properties: name each one, not the object that holds them.
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((key) => ({ field: name(...i.path, key), message: 'is not a known property' }))
+        : [{ field: name(...i.path), message: i.message }],
+    ),
   );
 }
 

@@ -136,7 +136,7 @@ export function loadSettings(
   dir = process.env.CONFIG_SERVICE_SETTINGS_DIR ?? process.cwd(),
 ): Settings {
   const base = readJson(path.join(dir, 'appsettings.json'));
-  const environment = env.ASPNETCORE_ENVIRONMENT ?? base.ASPNETCORE_ENVIRONMENT ?? 'Development';
+  const environment = env.ASPNETCORE_ENVIRONMENT || base.ASPNETCORE_ENVIRONMENT || 'Development';
   const merged: Record<string, string | undefined> = {
     ...base,
     ...readJson(path.join(dir, `appsettings.${environment}.json`)),

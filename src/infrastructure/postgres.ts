@@ -17,20 +17,14 @@ export function parsePostgresConnectionString(value: string): PgConfig {
   const trimmed = value.trim();
   if (/^postgres(ql)?:\/\//i.test(trimmed)) return { connectionString: trimmed };
   const config: PgConfig = {};
-  for (const part of trimmed.split(';')) {
-    if (!part.trim()) continue;
-    const eq = part.indexOf('=');
-    if (eq <= 0) throw new Error(`'${part}' is not a key=value pair`);
-    const key = part.slice(0, eq).trim().toLowerCase().replace(/\s+/g, '');
-    const val = part.slice(eq + 1).trim();
+  for (const [key, val] of adoNetPairs(trimmed)) {
     switch (key) {
       case 'host':
       case 'server':
         config.host = val;
         break;
       case 'port':
-        config.port = Number(val);
-        if (!Number.isInteger(config.port)) throw new Error(`Port '${val}' is not a number`);
+        config.port = parsePort(val);
         break;
       case 'database':
         config.database = val;
@@ -57,6 +51,66 @@ export function parsePostgresConnectionString(value: string): PgConfig {
   }
   if (!config.host) throw new Error('Host is missing');
   return config;
+}
+
+/** A TCP port, 1-65535. */
+export function parsePort(value: string): number {
+  const port = /^\d{1,5}$/.test(value.trim()) ? Number(value) : NaN;
+  if (!(port >= 1 && port <= 65535))
+    throw new Error(`port '${value}' must be a number from 1 to 65535`);
+  return port;
+}
+
+/** Splits `Key=Value;Key="quoted;value"` (ADO.NET style, '' or "" quoting) into pairs. */
+function adoNetPairs(text: string): [string, string][] {
+  const pairs: [string, string][] = [];
+  let i = 0;
+  while (i < text.length) {
+    const eq = text.indexOf('=', i);
+    const semi = text.indexOf(';', i);
+    if (eq < 0 || (semi >= 0 && semi < eq)) {
+      const part = text.slice(i, semi < 0 ? undefined : semi).trim();
+      if (part) throw new Error(`'${part}' is not a key=value pair`);
+      i = semi < 0 ? text.length : semi + 1;
+      continue;
+    }
+    const key = text.slice(i, eq).trim().toLowerCase().replace(/\s+/g, '');
+    if (!key) {
+      const end = text.indexOf(';', i);
+      throw new Error(
+        `'${text.slice(i, end < 0 ? undefined : end).trim()}' is not a key=value pair`,
+      );
+    }
+    let j = eq + 1;
+    while (text[j] === ' ') j++;
+    let value: string;
+    const quote = text[j];
+    if (quote === '"' || quote === "'") {
+      value = '';
+      j++;
+      for (;;) {
+        if (j >= text.length) throw new Error(`unterminated quote in the value of ${key}`);
+        if (text[j] === quote) {
+          if (text[j + 1] === quote) {
+            value += quote;
+            j += 2;
+            continue;
+          }
+          j++;
+          break;
+        }
+        value += text[j++];
+      }
+      const end = text.indexOf(';', j);
+      i = end < 0 ? text.length : end + 1;
+    } else {
+      const end = text.indexOf(';', j);
+      value = text.slice(j, end < 0 ? undefined : end).trim();
+      i = end < 0 ? text.length : end + 1;
+    }
+    pairs.push([key, value]);
+  }
+  return pairs;
 }
 
 export function createPool(config: PgConfig, max = 10): pg.Pool {

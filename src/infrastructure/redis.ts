@@ -1,4 +1,12 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { parsePort } from './postgres.js';
+
+const unbracket = (host: string) => host.replace(/^\[(.*)\]$/, '$1');
+function parseDb(value: string): number {
+  if (!/^\d{1,5}$/.test(value))
+    throw new Error(`database '${value}' must be a non-negative integer`);
+  return Number(value);
+}
 
 /**
  * Accepts the deployment guide's StackExchange form (`host:port,password=…,ssl=true,
@@ -9,24 +17,25 @@ export function parseRedisConnectionString(value: string): RedisOptions {
   if (/^rediss?:\/\//i.test(trimmed)) {
     const url = new URL(trimmed);
     const options: RedisOptions = {
-      host: url.hostname || '127.0.0.1',
-      port: url.port ? Number(url.port) : 6379,
+      host: unbracket(url.hostname) || '127.0.0.1',
+      port: url.port ? parsePort(url.port) : 6379,
     };
     if (url.username) options.username = decodeURIComponent(url.username);
     if (url.password) options.password = decodeURIComponent(url.password);
     const db = url.pathname.replace(/^\//, '');
-    if (db) options.db = Number(db);
+    if (db) options.db = parseDb(db);
     if (url.protocol === 'rediss:') options.tls = {};
     return options;
   }
   const [endpoint, ...rest] = trimmed.split(',');
   if (!endpoint || endpoint.includes('=')) throw new Error('the first part must be host:port');
-  const colon = endpoint.lastIndexOf(':');
+  // host, host:port, [v6], [v6]:port
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(.*))?$/.exec(endpoint.trim());
+  if (!m) throw new Error(`'${endpoint}' is not host:port`);
   const options: RedisOptions = {
-    host: colon > 0 ? endpoint.slice(0, colon) : endpoint,
-    port: colon > 0 ? Number(endpoint.slice(colon + 1)) : 6379,
+    host: unbracket(m[1]!),
+    port: m[2] === undefined ? 6379 : parsePort(m[2]),
   };
-  if (!Number.isInteger(options.port)) throw new Error(`port in '${endpoint}' is not a number`);
   for (const part of rest) {
     const eq = part.indexOf('=');
     if (eq <= 0) continue;
@@ -35,7 +44,7 @@ export function parseRedisConnectionString(value: string): RedisOptions {
     if (key === 'password') options.password = val;
     else if (key === 'user' || key === 'username') options.username = val;
     else if (key === 'ssl' && val.toLowerCase() === 'true') options.tls = {};
-    else if (key === 'defaultdatabase') options.db = Number(val);
+    else if (key === 'defaultdatabase') options.db = parseDb(val);
   }
   return options;
 }

@@ -12,11 +12,7 @@
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../infrastructure/redis.js';
-import {
-  FILL_SCRIPT,
-  REDIS_CACHE_PROJECTION,
-  type CachedEntry,
-} from '../../projections/redis-cache.js';
+import { FILL_SCRIPT, type CachedEntry } from '../../projections/redis-cache.js';
 import { typedValue } from '../domain/values.js';
 
 export interface EnvSnapshot {

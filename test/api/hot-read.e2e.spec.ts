@@ -27,7 +27,7 @@ async function seed(h: Harness) {
       .send({ tenantId, key, value, type, environment: 'Production' })
       .expect(201);
     ids[key] = res.body.configId;
-    position = res.headers['x-event-position'];
+    position = res.headers['x-event-position']!;
   }
   return { tenantId, editor, reader, ids, position };
 }

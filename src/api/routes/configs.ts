@@ -4,6 +4,7 @@ import type { ConfigurationState } from '../../domain/configuration.js';
 import { authorize, isPlatformAdmin, type Principal } from '../auth.js';
 import { commandContext, expectedVersionOf, principalOf, sendCommandResult } from '../context.js';
 import { HttpProblem, fromZod } from '../problem.js';
+import { DomainError } from '../../domain/errors.js';
 import {
   createConfigBody,
   listConfigsQuery,
@@ -24,8 +25,10 @@ function configBody(state: ConfigurationState) {
 
 const etagOf = (state: ConfigurationState) => (state.exists ? `"${state.version}"` : undefined);
 
+// The same shape as the domain's own not_found, so another tenant's config is indistinguishable
+// from one that does not exist.
 const notFound = (configId: string) =>
-  new HttpProblem(404, 'Not found', `Configuration '${configId}' not found`, { field: 'configId' });
+  new DomainError('not_found', `Configuration '${configId}' not found`, 'configId');
 
 /** Authorisation against the config's own tenant and environment, once its state is loaded. */
 const guard =
