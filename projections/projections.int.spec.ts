@@ -43,7 +43,7 @@ async function history(h: Harness) {
           key: `k${i}`,
           value: i,
           type: 'Integer',
-          environment: i % 2 ? 'Production' : 'Development',
+          environment: i % 2 ? 'Staging' : 'Development',
           tags: ['a', `t${i}`],
           isSensitive: i === 5,
         })

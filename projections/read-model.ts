@@ -1,13 +1,20 @@
 /**
- * The `read-model` projection: tables tenants, configurations and config_versions. They reference
- * each other (the spec's foreign keys), so one projection with one checkpoint owns them all:
- * a row can never arrive before the row it points to.
+ * The `read-model` projection: tables tenants, configurations, config_versions, approval_requests
+ * and deployments. They reference each other (the spec's foreign keys), so one projection with one
+ * checkpoint owns them all: a row can never arrive before the row it points to.
  */
 import type pg from 'pg';
 import type { RecordedEvent } from '../src/core/event-store/event-store.js';
-import type { ConfigurationEvent } from '../src/domain/configuration.js';
+import { isVersioned, type ConfigurationEvent } from '../src/domain/configuration.js';
+import type { ApprovalEvent } from '../src/domain/approval.js';
+import type { DeploymentEvent } from '../src/domain/deployment.js';
 import type { TenantEvent } from '../src/domain/tenant.js';
-import { CONFIG_PREFIX, TENANT_PREFIX } from '../src/application/streams.js';
+import {
+  APPROVAL_PREFIX,
+  CONFIG_PREFIX,
+  DEPLOYMENT_PREFIX,
+  TENANT_PREFIX,
+} from '../src/application/streams.js';
 import { utc, type PostgresProjection } from './projection.js';
 
 const TENANT_COLUMNS: Record<string, string> = {
@@ -73,7 +80,7 @@ async function applyTenant(client: pg.PoolClient, e: RecordedEvent, event: Tenan
   }
 }
 
-const CHANGE_TYPE: Record<ConfigurationEvent['type'], string> = {
+const CHANGE_TYPE: Record<string, string> = {
   ConfigurationCreated: 'Created',
   ConfigurationUpdated: 'Updated',
   ConfigurationRolledBack: 'RolledBack',
@@ -82,6 +89,8 @@ const CHANGE_TYPE: Record<ConfigurationEvent['type'], string> = {
 };
 
 async function applyConfig(client: pg.PoolClient, e: RecordedEvent, event: ConfigurationEvent) {
+  // A deployment holding or releasing the config is not a version; the deployments table shows it.
+  if (!isVersioned(event)) return;
   const at = utc(e.recordedAt);
   const d = event.data;
   const user = e.metadata.userId ?? 'system';
@@ -184,16 +193,215 @@ async function applyConfig(client: pg.PoolClient, e: RecordedEvent, event: Confi
   );
 }
 
+async function applyApproval(client: pg.PoolClient, e: RecordedEvent, event: ApprovalEvent) {
+  const at = utc(e.recordedAt);
+  const id = event.data.approvalId;
+  const resolve = (status: string, by: string | null, comments: string | null) =>
+    client.query(
+      `UPDATE approval_requests SET status = $2, resolved_at = $3, resolved_by = $4,
+              resolved_comments = COALESCE($5, resolved_comments)
+        WHERE approval_id = $1`,
+      [id, status, at, by, comments],
+    );
+  switch (event.type) {
+    case 'ApprovalRequested': {
+      const d = event.data;
+      await client.query(
+        `INSERT INTO approval_requests (approval_id, config_id, tenant_id, target_environment,
+                     proposed_value, current_value, change_description, requested_by, status,
+                     required_approval_level, current_approval_level, approvers, created_at,
+                     expires_at, deployment_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'Pending', $9, 0, '[]', $10, $11, NULL)`,
+        [
+          id,
+          d.configId,
+          d.tenantId,
+          d.environment,
+          d.proposedValue,
+          d.currentValue,
+          d.description,
+          d.requestedBy,
+          d.requiredApprovals,
+          at,
+          utc(d.expiresAt),
+        ],
+      );
+      return;
+    }
+    case 'ApprovalGranted':
+      await client.query(
+        `UPDATE approval_requests SET current_approval_level = $2,
+                approvers = approvers || jsonb_build_array(jsonb_build_object(
+                  'userId', $3::text, 'comments', $4::text, 'at', $5::text))
+          WHERE approval_id = $1`,
+        [
+          id,
+          event.data.level,
+          event.data.approver,
+          event.data.comments,
+          e.recordedAt.toISOString(),
+        ],
+      );
+      return;
+    case 'ApprovalApproved':
+      await resolve('Approved', event.data.approvedBy, null);
+      await client.query('UPDATE approval_requests SET deployment_id = $2 WHERE approval_id = $1', [
+        id,
+        event.data.deploymentId,
+      ]);
+      return;
+    case 'ApprovalRejected':
+      return void (await resolve('Rejected', event.data.rejectedBy, event.data.comments));
+    case 'ApprovalCancelled':
+      return void (await resolve('Cancelled', event.data.cancelledBy, event.data.comments));
+    case 'ApprovalExpired':
+      return void (await resolve('Expired', null, null));
+  }
+}
+
+type Counts = Record<'canary' | 'stable', { requests: number; errors: number }>;
+
+interface DeploymentMetrics {
+  stepIndex: number;
+  current: Counts;
+  totals: Counts;
+  history: ({ stepIndex: number } & Counts)[];
+}
+
+const zeroCounts = (): Counts => ({
+  canary: { requests: 0, errors: 0 },
+  stable: { requests: 0, errors: 0 },
+});
+
+/** The metrics column: counts of the current step, totals, and each finished step. */
+async function updateMetrics(
+  client: pg.PoolClient,
+  id: string,
+  change: (m: DeploymentMetrics) => void,
+) {
+  const { rows } = await client.query<{ metrics: DeploymentMetrics }>(
+    'SELECT metrics FROM deployments WHERE deployment_id = $1',
+    [id],
+  );
+  if (!rows[0]) return;
+  const metrics = rows[0].metrics;
+  change(metrics);
+  await client.query('UPDATE deployments SET metrics = $2 WHERE deployment_id = $1', [
+    id,
+    JSON.stringify(metrics),
+  ]);
+}
+
+async function applyDeployment(client: pg.PoolClient, e: RecordedEvent, event: DeploymentEvent) {
+  const at = utc(e.recordedAt);
+  const id = event.data.deploymentId;
+  switch (event.type) {
+    case 'DeploymentStarted': {
+      const d = event.data;
+      const metrics = {
+        steps: d.steps,
+        bakeTimeSeconds: d.bakeTimeSeconds,
+        errorThreshold: d.errorThreshold,
+        minRequests: d.minRequests,
+        approvalId: d.approvalId,
+        stepIndex: 0,
+        current: zeroCounts(),
+        totals: zeroCounts(),
+        history: [],
+      };
+      await client.query(
+        `INSERT INTO deployments (deployment_id, config_id, tenant_id, environment, strategy, status,
+                     value, previous_value, progress, canary_percentage, deployed_by, started_at,
+                     metrics)
+         VALUES ($1, $2, $3, $4, $5, 'InProgress', $6, $7, 0, $8, $9, $10, $11)`,
+        [
+          id,
+          d.configId,
+          d.tenantId,
+          d.environment,
+          d.strategy,
+          d.value,
+          d.previousValue,
+          d.strategy === 'Canary' ? d.steps[0] : null,
+          d.deployedBy,
+          at,
+          JSON.stringify(metrics),
+        ],
+      );
+      return;
+    }
+    case 'DeploymentStepAdvanced': {
+      const d = event.data;
+      await client.query(
+        'UPDATE deployments SET progress = $2, canary_percentage = $3 WHERE deployment_id = $1',
+        [id, d.progress, d.canaryPercentage],
+      );
+      // Keep the finished step's counts in the history; the new step starts from zero.
+      await updateMetrics(client, id, (m) => {
+        m.history.push({ stepIndex: m.stepIndex, ...m.current });
+        m.stepIndex = d.stepIndex;
+        m.current = zeroCounts();
+      });
+      return;
+    }
+    case 'DeploymentMetricsReported': {
+      const d = event.data;
+      await updateMetrics(client, id, (m) => {
+        for (const counts of d.stepIndex === m.stepIndex ? [m.current, m.totals] : [m.totals]) {
+          counts[d.side].requests += d.requests;
+          counts[d.side].errors += d.errors;
+        }
+      });
+      return;
+    }
+    case 'DeploymentPaused':
+      return void (await client.query(
+        `UPDATE deployments SET status = 'Paused' WHERE deployment_id = $1`,
+        [id],
+      ));
+    case 'DeploymentResumed':
+      return void (await client.query(
+        `UPDATE deployments SET status = 'InProgress' WHERE deployment_id = $1`,
+        [id],
+      ));
+    case 'DeploymentCompleted':
+      await client.query(
+        `UPDATE deployments SET status = 'Completed', progress = 100,
+                canary_percentage = CASE WHEN strategy = 'Canary' THEN 100 END, completed_at = $2,
+                metrics = metrics || jsonb_build_object('version', $3::int, 'promoted', $4::boolean)
+          WHERE deployment_id = $1`,
+        [id, at, event.data.version, event.data.promoted],
+      );
+      return;
+    case 'DeploymentRolledBack': {
+      const d = event.data;
+      await client.query(
+        `UPDATE deployments SET status = 'RolledBack', was_rolled_back = TRUE, rollback_reason = $2,
+                rolled_back_at = $3, error_message = CASE WHEN $4 THEN $2 ELSE error_message END,
+                metrics = metrics || jsonb_build_object('automatic', $4::boolean,
+                                                        'restoredVersion', $5::int)
+          WHERE deployment_id = $1`,
+        [id, d.reason, at, d.automatic, d.restoredVersion],
+      );
+      return;
+    }
+  }
+}
+
 export const readModelProjection: PostgresProjection = {
   name: 'read-model',
-  streamPrefixes: [TENANT_PREFIX, CONFIG_PREFIX],
-  tables: ['config_versions', 'configurations', 'tenants'],
+  streamPrefixes: [TENANT_PREFIX, CONFIG_PREFIX, APPROVAL_PREFIX, DEPLOYMENT_PREFIX],
+  tables: ['deployments', 'approval_requests', 'config_versions', 'configurations', 'tenants'],
   async apply(client, events) {
     for (const e of events) {
       if (e.streamId.startsWith(TENANT_PREFIX)) {
         await applyTenant(client, e, e as unknown as TenantEvent);
       } else if (e.streamId.startsWith(CONFIG_PREFIX)) {
         await applyConfig(client, e, e as unknown as ConfigurationEvent);
+      } else if (e.streamId.startsWith(APPROVAL_PREFIX)) {
+        await applyApproval(client, e, e as unknown as ApprovalEvent);
+      } else if (e.streamId.startsWith(DEPLOYMENT_PREFIX)) {
+        await applyDeployment(client, e, e as unknown as DeploymentEvent);
       }
     }
   },

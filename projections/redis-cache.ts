@@ -17,8 +17,9 @@ import {
   type EventStore,
   type RecordedEvent,
 } from '../src/core/event-store/event-store.js';
-import type { ConfigurationEvent } from '../src/domain/configuration.js';
-import { CONFIG_PREFIX } from '../src/application/streams.js';
+import { isVersioned, type ConfigurationEvent } from '../src/domain/configuration.js';
+import type { DeploymentEvent } from '../src/domain/deployment.js';
+import { CONFIG_PREFIX, DEPLOYMENT_PREFIX } from '../src/application/streams.js';
 import type { RedisKeys } from '../src/infrastructure/redis.js';
 
 export const REDIS_CACHE_PROJECTION = 'redis-cache';
@@ -47,7 +48,8 @@ for i = 0, n - 1 do
   local pos = tonumber(ARGV[base + 1])
   if redis.call('EXISTS', key) == 1 then
     local cur = tonumber(redis.call('HGET', key, '__pos') or '0')
-    if pos > cur then
+    -- >=: one event may change several fields; re-applying the fill's own position is harmless.
+    if pos >= cur then
       if ARGV[base + 3] == '' then
         redis.call('HDEL', key, ARGV[base + 2])
       else
@@ -84,23 +86,69 @@ if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
 return 1
 `;
 
-function entryFor(e: RecordedEvent, event: ConfigurationEvent): string {
-  if (event.type === 'ConfigurationDeleted') return '';
-  const d = event.data;
-  const type = event.type === 'ConfigurationCreated' ? event.data.type : undefined;
-  return JSON.stringify({
-    id: d.configId,
-    value: d.value,
-    // Only Created carries the type; '' tells the applier to keep the cached one.
-    type: type ?? '',
-    version: d.version,
-    updatedAt: e.recordedAt.toISOString(),
-  } satisfies CachedEntry);
+/** A canary in progress on a key, cached beside it as field `~canary:{key}`. */
+export interface CachedCanary {
+  id: string;
+  value: string;
+  type: string;
+  percentage: number;
+}
+
+export const CANARY_FIELD_PREFIX = '~canary:';
+
+/** The cache operations (field, JSON or '' to delete) that one event implies. */
+export function cacheOps(e: RecordedEvent): { field: string; entry: string }[] {
+  if (e.streamId.startsWith(CONFIG_PREFIX)) {
+    const event = e as unknown as ConfigurationEvent;
+    if (!isVersioned(event)) return [];
+    const d = event.data;
+    if (event.type === 'ConfigurationDeleted') return [{ field: d.key, entry: '' }];
+    const entry: CachedEntry = {
+      id: d.configId,
+      value: d.value,
+      type: d.type,
+      version: d.version,
+      updatedAt: e.recordedAt.toISOString(),
+    };
+    return [{ field: d.key, entry: JSON.stringify(entry) }];
+  }
+  if (e.streamId.startsWith(DEPLOYMENT_PREFIX)) {
+    const event = e as unknown as DeploymentEvent;
+    const field = `${CANARY_FIELD_PREFIX}${event.data.key}`;
+    const canary = (percentage: number, value: string, type: string) => [
+      {
+        field,
+        entry: JSON.stringify({
+          id: event.data.deploymentId,
+          value,
+          type,
+          percentage,
+        } satisfies CachedCanary),
+      },
+    ];
+    switch (event.type) {
+      case 'DeploymentStarted':
+        return event.data.strategy === 'Canary'
+          ? canary(event.data.steps[0]!, event.data.value, event.data.type)
+          : [];
+      case 'DeploymentStepAdvanced':
+        // At 100 % the new version itself is about to be served; the canary field goes with it.
+        return event.data.canaryPercentage < 100
+          ? canary(event.data.canaryPercentage, event.data.value, event.data.type)
+          : [];
+      case 'DeploymentCompleted':
+      case 'DeploymentRolledBack':
+        return [{ field, entry: '' }];
+      default:
+        return [];
+    }
+  }
+  return [];
 }
 
 export class RedisCacheProjection {
   readonly name = REDIS_CACHE_PROJECTION;
-  readonly streamPrefixes = [CONFIG_PREFIX];
+  readonly streamPrefixes = [CONFIG_PREFIX, DEPLOYMENT_PREFIX];
 
   constructor(
     private readonly redis: Redis,
@@ -119,15 +167,18 @@ export class RedisCacheProjection {
     const ops: string[] = [];
     let count = 0;
     for (const e of events) {
-      if (!e.streamId.startsWith(CONFIG_PREFIX)) continue;
-      const event = e as unknown as ConfigurationEvent;
-      const key = this.keys.env(event.data.tenantId, event.data.environment);
+      const changes = cacheOps(e);
+      if (!changes.length) continue;
+      const { tenantId, environment } = e.data as { tenantId: string; environment: string };
+      const key = this.keys.env(tenantId, environment);
       if (!index.has(key)) {
-        envKeys.push(key, this.keys.envSkip(event.data.tenantId, event.data.environment));
+        envKeys.push(key, this.keys.envSkip(tenantId, environment));
         index.set(key, envKeys.length / 2);
       }
-      ops.push(String(index.get(key)), e.position.toString(), event.data.key, entryFor(e, event));
-      count++;
+      for (const { field, entry } of changes) {
+        ops.push(String(index.get(key)), e.position.toString(), field, entry);
+        count++;
+      }
     }
     const reached = events.length ? events[events.length - 1]!.position : to!;
     const result = await this.redis.eval(

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authorize, type Authenticator } from './auth.js';
 import { HttpProblem, toProblem, writeProblem } from './problem.js';
 import {
+  envBody,
   keyBody,
   type CacheSource,
   type EnvSnapshot,
@@ -59,6 +60,14 @@ export function matchHotRead(url: string): Route | undefined {
   }
 }
 
+/** `X-Client-Id` or `?clientId=`: which side of a canary a client is on. Only read when needed. */
+function clientIdOf(req: IncomingMessage, route: Route): string | undefined {
+  const header = req.headers['x-client-id'];
+  if (typeof header === 'string' && header) return header.slice(0, 200);
+  if (!route.query.includes('clientId=')) return undefined;
+  return new URLSearchParams(route.query).get('clientId')?.slice(0, 200) || undefined;
+}
+
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   if (header === etag || header === '*') return true;
@@ -82,7 +91,9 @@ export function createHotReadHandler(deps: {
     started: number,
   ) {
     const rendered =
-      route.key === undefined ? { body: snap.body, etag: snap.etag } : keyBody(snap, route.key);
+      route.key === undefined
+        ? envBody(snap, clientIdOf(req, route))
+        : keyBody(snap, route.key, clientIdOf(req, route));
     if (!rendered) {
       fail(
         res,

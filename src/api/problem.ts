@@ -31,6 +31,9 @@ const DOMAIN_STATUS: Record<DomainErrorCode, [number, string]> = {
   precondition_required: [428, 'Precondition required'],
   quota_exceeded: [409, 'Quota exceeded'],
   invalid_state: [409, 'Invalid state'],
+  approval_required: [409, 'Approval required'],
+  stale: [409, 'Stale change request'],
+  forbidden: [403, 'Forbidden'],
 };
 
 export function badRequest(errors: FieldError[]): HttpProblem {

@@ -23,6 +23,7 @@ import {
   decideRegisterConfig,
   decideReleaseConfig,
   requireActiveTenant,
+  requireDirectWrites,
   type QuotaLimits,
 } from '../domain/tenant.js';
 import {
@@ -74,6 +75,7 @@ export class ConfigCommands {
         { tenantId: cmd.tenantId, configId, key: cmd.key, environment: cmd.environment },
         this.limits,
       );
+      requireDirectWrites(tenant.state, cmd.environment);
       return this.appendBoth(tenant.revision, tenantEvents, config, configId, configEvents, ctx);
     });
   }
@@ -155,10 +157,9 @@ export class ConfigCommands {
     const config = await load(this.store, streamId, configDecider);
     if (config.state.exists) {
       guard(config.state.tenantId, config.state.environment, configId);
-      requireActiveTenant(
-        (await load(this.store, tenantStream(config.state.tenantId), tenantDecider)).state,
-        config.state.tenantId,
-      );
+      const tenant = await load(this.store, tenantStream(config.state.tenantId), tenantDecider);
+      requireActiveTenant(tenant.state, config.state.tenantId);
+      requireDirectWrites(tenant.state, config.state.environment);
     }
     const events = decide(config.state);
     if (events.length === 0) return { state: config.state, position: undefined, appended: 0 };
@@ -200,6 +201,7 @@ export class ConfigCommands {
       guard(config.state.tenantId, config.state.environment, configId);
       const tenant = await load(this.store, tenantStream(config.state.tenantId), tenantDecider);
       requireActiveTenant(tenant.state, config.state.tenantId);
+      requireDirectWrites(tenant.state, config.state.environment);
       const { configEvents, tenantEvents } = decide(config.state, tenant.state);
       try {
         return await this.appendBoth(

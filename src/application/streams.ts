@@ -4,3 +4,8 @@ export const CONFIG_PREFIX = 'config-';
 
 export const tenantStream = (tenantId: string) => `${TENANT_PREFIX}${tenantId}`;
 export const configStream = (configId: string) => `${CONFIG_PREFIX}${configId}`;
+export const APPROVAL_PREFIX = 'approval-';
+export const DEPLOYMENT_PREFIX = 'deployment-';
+
+export const approvalStream = (approvalId: string) => `${APPROVAL_PREFIX}${approvalId}`;
+export const deploymentStream = (deploymentId: string) => `${DEPLOYMENT_PREFIX}${deploymentId}`;

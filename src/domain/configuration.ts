@@ -49,7 +49,28 @@ export type ConfigurationEvent =
     }
   | { type: 'ConfigurationRolledBack'; data: Versioned & { toVersion: number } }
   | { type: 'ConfigurationDeleted'; data: Versioned }
-  | { type: 'ConfigurationRestored'; data: Versioned };
+  | { type: 'ConfigurationRestored'; data: Versioned }
+  /** A deployment took the config: no other change until it ends. Not a new version. */
+  | {
+      type: 'ConfigurationDeploymentStarted';
+      data: Identity & { type: ConfigType; deploymentId: string; value: string };
+    }
+  | {
+      type: 'ConfigurationDeploymentEnded';
+      data: Identity & {
+        type: ConfigType;
+        deploymentId: string;
+        outcome: 'Completed' | 'RolledBack';
+      };
+    };
+
+export type VersionedConfigurationEvent = Exclude<
+  ConfigurationEvent,
+  { type: 'ConfigurationDeploymentStarted' | 'ConfigurationDeploymentEnded' }
+>;
+
+export const isVersioned = (e: { type: string }): e is VersionedConfigurationEvent =>
+  e.type !== 'ConfigurationDeploymentStarted' && e.type !== 'ConfigurationDeploymentEnded';
 
 export type ConfigurationState =
   | { exists: false }
@@ -60,6 +81,8 @@ export type ConfigurationState =
       value: string;
       /** values[v - 1] is the value at version v (for rollback). */
       values: string[];
+      /** The deployment that has the config, if one is running. */
+      activeDeploymentId: string | null;
     } & Identity &
       ConfigAttributes);
 
@@ -69,6 +92,12 @@ export function evolveConfiguration(
   state: ConfigurationState,
   event: ConfigurationEvent,
 ): ConfigurationState {
+  if (event.type === 'ConfigurationDeploymentStarted') {
+    return state.exists ? { ...state, activeDeploymentId: event.data.deploymentId } : state;
+  }
+  if (event.type === 'ConfigurationDeploymentEnded') {
+    return state.exists ? { ...state, activeDeploymentId: null } : state;
+  }
   const d = event.data;
   const values = state.exists ? [...state.values] : [];
   values[d.version - 1] = d.value;
@@ -91,6 +120,7 @@ export function evolveConfiguration(
         version: c.version,
         value: c.value,
         values,
+        activeDeploymentId: null,
       };
     }
     case 'ConfigurationUpdated': {
@@ -188,6 +218,7 @@ export function decideUpdateConfig(
   cmd: UpdateConfig,
 ): ConfigurationEvent[] {
   const config = requireLive(state, cmd.configId);
+  requireNoDeployment(config);
   checkExpectedVersion(config, cmd.expectedVersion, true);
   const value = cmd.value === undefined ? config.value : normaliseValue(config.type, cmd.value);
   const event: Extract<ConfigurationEvent, { type: 'ConfigurationUpdated' }>['data'] = {
@@ -221,6 +252,7 @@ export function decideRollbackConfig(
   },
 ): ConfigurationEvent[] {
   const config = requireLive(state, cmd.configId);
+  requireNoDeployment(config);
   checkExpectedVersion(config, cmd.expectedVersion);
   if (!Number.isInteger(cmd.toVersion) || cmd.toVersion < 1 || cmd.toVersion > config.version) {
     throw new DomainError(
@@ -262,6 +294,7 @@ export function decideDeleteConfig(
   cmd: { configId: string; expectedVersion?: number },
 ): ConfigurationEvent[] {
   const config = requireLive(state, cmd.configId);
+  requireNoDeployment(config);
   checkExpectedVersion(config, cmd.expectedVersion);
   return [
     {
@@ -304,6 +337,126 @@ export function decideRestoreConfig(
 }
 
 type LiveConfig = Extract<ConfigurationState, { exists: true }>;
+
+/** A running deployment owns the config: direct changes wait until it completes or rolls back. */
+function requireNoDeployment(config: LiveConfig): void {
+  if (config.activeDeploymentId) {
+    throw new DomainError(
+      'invalid_state',
+      `Deployment ${config.activeDeploymentId} is in progress on this configuration`,
+      undefined,
+      { activeDeploymentId: config.activeDeploymentId },
+    );
+  }
+}
+
+export function decideStartDeployment(
+  state: ConfigurationState,
+  cmd: { configId: string; deploymentId: string; value: unknown },
+): { events: ConfigurationEvent[]; value: string; config: LiveConfig } {
+  const config = requireLive(state, cmd.configId);
+  requireNoDeployment(config);
+  const value = normaliseValue(config.type, cmd.value);
+  return {
+    value,
+    config,
+    events: [
+      {
+        type: 'ConfigurationDeploymentStarted',
+        data: { ...identity(config), deploymentId: cmd.deploymentId, value },
+      },
+    ],
+  };
+}
+
+/** A deployment reached 100 %: its value becomes the config's new version. */
+export function decideCompleteDeployment(
+  state: ConfigurationState,
+  cmd: { configId: string; deploymentId: string; value: string },
+): ConfigurationEvent[] {
+  const config = requireLive(state, cmd.configId);
+  if (config.activeDeploymentId !== cmd.deploymentId) {
+    throw new DomainError(
+      'invalid_state',
+      `Deployment ${cmd.deploymentId} does not hold this configuration`,
+    );
+  }
+  const events: ConfigurationEvent[] = [];
+  if (cmd.value !== config.value) {
+    events.push({
+      type: 'ConfigurationUpdated',
+      data: {
+        ...identity(config),
+        version: config.version + 1,
+        value: cmd.value,
+        previousValue: config.value,
+        changeDescription: `Deployment ${cmd.deploymentId}`,
+        isSensitive: config.isSensitive,
+      },
+    });
+  }
+  events.push({
+    type: 'ConfigurationDeploymentEnded',
+    data: { ...identity(config), deploymentId: cmd.deploymentId, outcome: 'Completed' },
+  });
+  return events;
+}
+
+/** A running deployment rolled back: the config keeps its value and is free again. */
+export function decideAbortDeployment(
+  state: ConfigurationState,
+  cmd: { configId: string; deploymentId: string },
+): ConfigurationEvent[] {
+  if (!state.exists || state.activeDeploymentId !== cmd.deploymentId) return [];
+  return [
+    {
+      type: 'ConfigurationDeploymentEnded',
+      data: { ...identity(state), deploymentId: cmd.deploymentId, outcome: 'RolledBack' },
+    },
+  ];
+}
+
+/**
+ * Rolling back a completed deployment restores the value it replaced, as a new version, unless
+ * the config changed since (then the rollback would overwrite someone else's change).
+ */
+export function decideRevertDeployment(
+  state: ConfigurationState,
+  cmd: {
+    configId: string;
+    deploymentId: string;
+    deployedVersion: number;
+    toVersion: number;
+    reason: string;
+  },
+): ConfigurationEvent[] {
+  const config = requireLive(state, cmd.configId);
+  requireNoDeployment(config);
+  if (config.version !== cmd.deployedVersion) {
+    throw new DomainError(
+      'stale',
+      `The configuration changed after deployment ${cmd.deploymentId} (now version ${config.version})`,
+      undefined,
+      { currentVersion: config.version },
+    );
+  }
+  const value = config.values[cmd.toVersion - 1];
+  if (value === undefined || value === config.value) return [];
+  return [
+    {
+      type: 'ConfigurationRolledBack',
+      data: {
+        ...identity(config),
+        version: config.version + 1,
+        value,
+        previousValue: config.value,
+        toVersion: cmd.toVersion,
+        changeDescription: `Rollback of deployment ${cmd.deploymentId}: ${cmd.reason}`,
+        isSensitive: config.isSensitive,
+      },
+    },
+  ];
+}
 
 export function requireLive(state: ConfigurationState, configId: string): LiveConfig {
   if (!state.exists || state.deleted) {

@@ -213,6 +213,7 @@ describe('configuration: create', () => {
       version: 1,
       value: 'a',
       values: ['a'],
+      activeDeploymentId: null,
     });
   });
 
@@ -595,7 +596,8 @@ describe('configuration: rollback', () => {
       failure = error;
     }
     for (const event of events) {
-      expect(() => normaliseValue('Integer', event.data.value), event.data.value).not.to.throw();
+      const value = (event.data as { value: string }).value;
+      expect(() => normaliseValue('Integer', value), value).not.to.throw();
     }
     expect(failure, 'expected the rollback to be refused').to.be.instanceOf(DomainError);
     expect((failure as DomainError).code).to.equal('validation');

@@ -6,7 +6,10 @@ export type DomainErrorCode =
   | 'version_conflict' // 409: stale expected version
   | 'precondition_required' // 428: no expected version given
   | 'quota_exceeded' // 409
-  | 'invalid_state'; // 409: e.g. writing to a deleted config or a suspended tenant
+  | 'invalid_state' // 409: e.g. writing to a deleted config or a suspended tenant
+  | 'approval_required' // 409: the environment takes changes through change requests only
+  | 'stale' // 409: the config changed since the change request was made
+  | 'forbidden'; // 403: e.g. approving one's own change request
 
 export class DomainError extends Error {
   override readonly name = 'DomainError';

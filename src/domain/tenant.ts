@@ -43,7 +43,18 @@ export type TenantEvent =
   | {
       type: 'ConfigurationReleased';
       data: { tenantId: string; configId: string; key: string; environment: string };
+    }
+  | {
+      type: 'ApprovalPolicySet';
+      data: { tenantId: string; environment: string; requiredApprovals: number };
     };
+
+/**
+ * How many approvals a change needs, per environment, unless the tenant set its own policy:
+ * Production needs one, every other environment none.
+ */
+export const DEFAULT_APPROVAL_POLICY: Readonly<Record<string, number>> = { Production: 1 };
+export const MAX_REQUIRED_APPROVALS = 10;
 
 export interface RegisteredConfig {
   key: string;
@@ -52,7 +63,13 @@ export interface RegisteredConfig {
 
 export type TenantState =
   | { exists: false }
-  | ({ exists: true; tenantId: string; configs: Map<string, RegisteredConfig> } & TenantProfile);
+  | ({
+      exists: true;
+      tenantId: string;
+      configs: Map<string, RegisteredConfig>;
+      /** The tenant's own approval policy; environments not named here use the default. */
+      approvalPolicy: Record<string, number>;
+    } & TenantProfile);
 
 export const initialTenantState = (): TenantState => ({ exists: false });
 
@@ -60,7 +77,7 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
   switch (event.type) {
     case 'TenantCreated': {
       const { tenantId, ...profile } = event.data;
-      return { exists: true, tenantId, configs: new Map(), ...profile };
+      return { exists: true, tenantId, configs: new Map(), approvalPolicy: {}, ...profile };
     }
     case 'TenantUpdated':
       return state.exists ? { ...state, ...event.data.changes } : state;
@@ -81,6 +98,16 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
       configs.delete(event.data.configId);
       return { ...state, configs };
     }
+    case 'ApprovalPolicySet':
+      return state.exists
+        ? {
+            ...state,
+            approvalPolicy: {
+              ...state.approvalPolicy,
+              [event.data.environment]: event.data.requiredApprovals,
+            },
+          }
+        : state;
   }
 }
 
@@ -222,6 +249,55 @@ export function requireLiveTenant(state: TenantState, tenantId: string) {
     throw new DomainError('not_found', `Tenant '${tenantId}' not found`, 'tenantId');
   }
   return state;
+}
+
+export function requiredApprovals(state: TenantState, environment: string): number {
+  if (!state.exists) return DEFAULT_APPROVAL_POLICY[environment] ?? 0;
+  return state.approvalPolicy[environment] ?? DEFAULT_APPROVAL_POLICY[environment] ?? 0;
+}
+
+/** The policy of every environment the tenant uses or configured, defaults included. */
+export function approvalPolicyOf(state: TenantState): Record<string, number> {
+  const policy: Record<string, number> = { ...DEFAULT_APPROVAL_POLICY };
+  if (state.exists) {
+    for (const c of state.configs.values())
+      policy[c.environment] = requiredApprovals(state, c.environment);
+    Object.assign(policy, state.approvalPolicy);
+  }
+  return policy;
+}
+
+export function decideSetApprovalPolicy(
+  state: TenantState,
+  cmd: { tenantId: string; environment: string; requiredApprovals: number },
+): TenantEvent[] {
+  requireLiveTenant(state, cmd.tenantId);
+  if (
+    !Number.isInteger(cmd.requiredApprovals) ||
+    cmd.requiredApprovals < 0 ||
+    cmd.requiredApprovals > MAX_REQUIRED_APPROVALS
+  ) {
+    throw new DomainError(
+      'validation',
+      `requiredApprovals must be a whole number from 0 to ${MAX_REQUIRED_APPROVALS}`,
+      'requiredApprovals',
+    );
+  }
+  if (requiredApprovals(state, cmd.environment) === cmd.requiredApprovals) return [];
+  return [{ type: 'ApprovalPolicySet', data: { ...cmd } }];
+}
+
+/** Direct writes to an environment that needs approval are refused: use a change request. */
+export function requireDirectWrites(state: TenantState, environment: string): void {
+  const required = requiredApprovals(state, environment);
+  if (required > 0) {
+    throw new DomainError(
+      'approval_required',
+      `Changes to ${environment} need ${required} approval(s): submit a change request with POST /api/v1/approvals`,
+      'environment',
+      { requiredApprovals: required, changeRequests: '/api/v1/approvals' },
+    );
+  }
 }
 
 /** Refuses changes to a tenant's configurations unless the tenant is active. */

@@ -176,6 +176,7 @@ describe('tenant: create', () => {
       exists: true,
       tenantId,
       configs: new Map(),
+      approvalPolicy: {},
       name: 'Acme',
       tier: 'Standard',
       status: 'Active',

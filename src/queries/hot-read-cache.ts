@@ -12,7 +12,13 @@
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../infrastructure/redis.js';
-import { FILL_SCRIPT, type CachedEntry } from '../../projections/redis-cache.js';
+import {
+  CANARY_FIELD_PREFIX,
+  FILL_SCRIPT,
+  type CachedCanary,
+  type CachedEntry,
+} from '../../projections/redis-cache.js';
+import { onCanary } from '../domain/deployment.js';
 import { typedValue } from '../domain/values.js';
 
 export interface EnvSnapshot {
@@ -21,15 +27,24 @@ export interface EnvSnapshot {
   /** Quoted ETag of the whole environment. */
   etag: string;
   entries: Map<string, CachedEntry>;
+  /** Canary deployments running on keys of this environment. */
+  canaries: Map<string, CachedCanary>;
   /** Pre-rendered body of the whole environment. */
   body: Buffer;
   /** Pre-rendered bodies of single keys, made on first use. */
-  keyBodies: Map<string, { body: Buffer; etag: string }>;
+  keyBodies: Map<string, Rendered>;
+  /** Whole-environment bodies per set of keys a client sees on the canary side. */
+  envVariants: Map<string, Rendered>;
   expiresAt: number;
   source: 'redis' | 'postgres';
 }
 
 export type CacheSource = 'local' | 'redis' | 'postgres';
+
+export interface Rendered {
+  body: Buffer;
+  etag: string;
+}
 
 const DISCONNECTED_TTL_MS = 1000;
 
@@ -136,10 +151,15 @@ export class HotReadCache {
     const hash = await this.redis.hgetall(key);
     if (!hash.__pos) return undefined;
     const entries = new Map<string, CachedEntry>();
+    const canaries = new Map<string, CachedCanary>();
     for (const [field, json] of Object.entries(hash)) {
-      if (!field.startsWith('__')) entries.set(field, JSON.parse(json) as CachedEntry);
+      if (field.startsWith(CANARY_FIELD_PREFIX)) {
+        canaries.set(field.slice(CANARY_FIELD_PREFIX.length), JSON.parse(json) as CachedCanary);
+      } else if (!field.startsWith('__')) {
+        entries.set(field, JSON.parse(json) as CachedEntry);
+      }
     }
-    return snapshotOf(tenantId, environment, hash.__etag ?? hash.__pos, entries, 'redis');
+    return snapshotOf(tenantId, environment, hash.__etag ?? hash.__pos, entries, canaries, 'redis');
   }
 
   private async fromPostgres(key: string, tenantId: string, environment: string) {
@@ -147,6 +167,7 @@ export class HotReadCache {
     // exactly the state at `checkpoint`.
     const { rows } = await this.db.query<{
       checkpoint: bigint;
+      canaries: (CachedCanary & { key: string })[];
       config_id: string | null;
       key: string;
       value: string;
@@ -157,10 +178,18 @@ export class HotReadCache {
       last_position: bigint;
     }>(
       `WITH cp AS (SELECT COALESCE((SELECT position FROM projection_checkpoints
-                                     WHERE name = 'read-model'), 0) AS checkpoint)
-       SELECT cp.checkpoint, c.config_id, c.key, c.value, c.type, c.version, c.updated_at,
-              c.deleted_at, c.last_position
-         FROM cp LEFT JOIN configurations c ON c.tenant_id = $1 AND c.environment = $2`,
+                                     WHERE name = 'read-model'), 0) AS checkpoint),
+            canaries AS (
+              SELECT COALESCE(json_agg(json_build_object(
+                       'key', k.key, 'id', d.deployment_id, 'value', d.value, 'type', k.type,
+                       'percentage', d.canary_percentage)), '[]') AS canaries
+                FROM deployments d JOIN configurations k ON k.config_id = d.config_id
+               WHERE d.tenant_id = $1 AND d.environment = $2 AND d.strategy = 'Canary'
+                 AND d.status IN ('InProgress', 'Paused') AND d.canary_percentage < 100)
+       SELECT cp.checkpoint, canaries.canaries, c.config_id, c.key, c.value, c.type, c.version,
+              c.updated_at, c.deleted_at, c.last_position
+         FROM cp CROSS JOIN canaries
+         LEFT JOIN configurations c ON c.tenant_id = $1 AND c.environment = $2`,
       [tenantId, environment],
     );
     const checkpoint = rows[0]?.checkpoint ?? 0n;
@@ -178,8 +207,11 @@ export class HotReadCache {
         updatedAt: r.updated_at.toISOString(),
       });
     }
+    const canaries = new Map<string, CachedCanary>();
+    for (const { key: k, ...canary } of rows[0]?.canaries ?? []) canaries.set(k, canary);
     const fields: string[] = [];
     for (const [k, e] of entries) fields.push(k, JSON.stringify(e));
+    for (const [k, c] of canaries) fields.push(`${CANARY_FIELD_PREFIX}${k}`, JSON.stringify(c));
     await this.redis
       .eval(
         FILL_SCRIPT,
@@ -192,7 +224,7 @@ export class HotReadCache {
         ...fields,
       )
       .catch(() => undefined); // Redis down: serve from PostgreSQL without filling.
-    return snapshotOf(tenantId, environment, etag.toString(), entries, 'postgres');
+    return snapshotOf(tenantId, environment, etag.toString(), entries, canaries, 'postgres');
   }
 }
 
@@ -201,48 +233,109 @@ function snapshotOf(
   environment: string,
   etag: string,
   entries: Map<string, CachedEntry>,
+  canaries: Map<string, CachedCanary>,
   source: 'redis' | 'postgres',
 ): EnvSnapshot {
-  const configs: Record<string, unknown> = {};
-  for (const [k, e] of [...entries].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    configs[k] = typedValue(e.type, e.value);
-  }
-  return {
+  const snap: EnvSnapshot = {
     tenantId,
     environment,
     etag: `"${etag}"`,
     entries,
-    body: Buffer.from(JSON.stringify({ tenantId, environment, version: Number(etag), configs })),
+    canaries,
+    body: Buffer.alloc(0),
     keyBodies: new Map(),
+    envVariants: new Map(),
     expiresAt: 0,
     source,
   };
+  snap.body = renderEnv(snap, new Set());
+  return snap;
 }
 
-/** The single-key body and ETag, rendered once per snapshot. */
-export function keyBody(
-  snap: EnvSnapshot,
-  key: string,
-): { body: Buffer; etag: string } | undefined {
-  let rendered = snap.keyBodies.get(key);
+function renderEnv(snap: EnvSnapshot, canarySide: Set<string>): Buffer {
+  const configs: Record<string, unknown> = {};
+  const deployments: Record<string, { deploymentId: string; side: 'canary' | 'stable' }> = {};
+  for (const [k, e] of [...snap.entries].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const canary = snap.canaries.get(k);
+    configs[k] = canarySide.has(k)
+      ? typedValue(canary!.type, canary!.value)
+      : typedValue(e.type, e.value);
+    if (canary) {
+      deployments[k] = { deploymentId: canary.id, side: canarySide.has(k) ? 'canary' : 'stable' };
+    }
+  }
+  const body: Record<string, unknown> = {
+    tenantId: snap.tenantId,
+    environment: snap.environment,
+    version: Number(snap.etag.slice(1, -1)),
+    configs,
+  };
+  if (Object.keys(deployments).length) body.deployments = deployments;
+  return Buffer.from(JSON.stringify(body));
+}
+
+/**
+ * The whole environment for a client. Without a client id, or with no canary running, it is the
+ * one pre-rendered body; otherwise the variant for the keys this client sees on the canary side.
+ */
+export function envBody(snap: EnvSnapshot, clientId: string | undefined): Rendered {
+  if (!clientId || snap.canaries.size === 0) return { body: snap.body, etag: snap.etag };
+  const side = new Set<string>();
+  for (const [k, c] of snap.canaries)
+    if (snap.entries.has(k) && onCanary(clientId, c.id, c.percentage)) side.add(k);
+  const variant = [...side].sort().join('\u0000');
+  let rendered = snap.envVariants.get(variant);
+  if (!rendered) {
+    rendered = {
+      body: renderEnv(snap, side),
+      // Clients on different sides must not share an ETag.
+      etag: side.size
+        ? `"${snap.etag.slice(1, -1)}-c${side.size}-${shortHash(variant)}"`
+        : snap.etag,
+    };
+    if (snap.envVariants.size < 1024) snap.envVariants.set(variant, rendered);
+  }
+  return rendered;
+}
+
+function shortHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(36);
+}
+
+/** One key for a client: the canary value if a canary runs on it and the client is on its side. */
+export function keyBody(snap: EnvSnapshot, key: string, clientId?: string): Rendered | undefined {
+  const canary = snap.canaries.get(key);
+  const side =
+    canary && clientId
+      ? onCanary(clientId, canary.id, canary.percentage)
+        ? 'canary'
+        : 'stable'
+      : undefined;
+  const memo =
+    side === 'canary' ? `${key}\u0000canary` : side === 'stable' ? `${key}\u0000stable` : key;
+  let rendered = snap.keyBodies.get(memo);
   if (rendered) return rendered;
   const e = snap.entries.get(key);
   if (!e) return undefined;
+  const served = side === 'canary' ? canary! : e;
   rendered = {
-    etag: `"${e.version}"`,
+    etag: side === 'canary' ? `"${e.version}-${canary!.id}"` : `"${e.version}"`,
     body: Buffer.from(
       JSON.stringify({
         tenantId: snap.tenantId,
         environment: snap.environment,
         key,
-        value: typedValue(e.type, e.value),
+        value: typedValue(served.type, served.value),
         type: e.type,
         version: e.version,
         configId: e.id,
         updatedAt: e.updatedAt,
+        ...(side ? { deployment: { deploymentId: canary!.id, side } } : {}),
       }),
     ),
   };
-  snap.keyBodies.set(key, rendered);
+  snap.keyBodies.set(memo, rendered);
   return rendered;
 }

@@ -151,7 +151,7 @@ describe('configurations API (e2e)', function () {
       tenantId: t.tenantId,
       key: 'dup',
       value: 'x',
-      environment: 'Production',
+      environment: 'Test',
     }).expect(201);
   });
 

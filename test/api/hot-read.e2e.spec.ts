@@ -24,7 +24,7 @@ async function seed(h: Harness) {
     const res = await request(h.url)
       .post('/api/v1/configs')
       .set('Authorization', `Bearer ${editor}`)
-      .send({ tenantId, key, value, type, environment: 'Production' })
+      .send({ tenantId, key, value, type, environment: 'Staging' })
       .expect(201);
     ids[key] = res.body.configId;
     position = res.headers['x-event-position']!;
@@ -33,7 +33,7 @@ async function seed(h: Harness) {
 }
 
 const envPath = (tenantId: string, key?: string) =>
-  `/api/v1/tenants/${tenantId}/environments/Production/configs${key ? `/${key}` : ''}`;
+  `/api/v1/tenants/${tenantId}/environments/Staging/configs${key ? `/${key}` : ''}`;
 
 describe('hot read path (e2e)', function () {
   describe('with the projector following the log', function () {
@@ -108,7 +108,7 @@ describe('hot read path (e2e)', function () {
         .set('Authorization', `Bearer ${s.reader}`)
         .expect(200);
       expect((await read()).body.value).to.equal('hello');
-      expect(h.api.cache.peek(s.tenantId, 'Production')).to.not.equal(undefined);
+      expect(h.api.cache.peek(s.tenantId, 'Staging')).to.not.equal(undefined);
       await request(h.url)
         .put(`/api/v1/configs/${s.ids.greeting}`)
         .set('Authorization', `Bearer ${s.editor}`)
@@ -164,24 +164,24 @@ describe('hot read path (e2e)', function () {
     it('falls back to PostgreSQL on a miss, fills Redis, then serves from Redis', async function () {
       const s = await seed(h);
       await h.project();
-      const key = h.services.keys.env(s.tenantId, 'Production');
+      const key = h.services.keys.env(s.tenantId, 'Staging');
       expect(await h.services.redis.exists(key)).to.equal(0);
-      const first = await h.api.cache.get(s.tenantId, 'Production');
+      const first = await h.api.cache.get(s.tenantId, 'Staging');
       expect(first.source).to.equal('postgres');
       expect(await h.services.redis.hget(key, '__pos')).to.equal(s.position);
       h.api.cache.clear();
-      const second = await h.api.cache.get(s.tenantId, 'Production');
+      const second = await h.api.cache.get(s.tenantId, 'Staging');
       expect(second.source).to.equal('redis');
       expect(second.snapshot.body.toString()).to.equal(first.snapshot.body.toString());
-      const third = await h.api.cache.get(s.tenantId, 'Production');
+      const third = await h.api.cache.get(s.tenantId, 'Staging');
       expect(third.source).to.equal('local');
     });
 
     it('keeps a filled hash current through the cache projection, and never fills from an older snapshot', async function () {
       const s = await seed(h);
       await h.project();
-      const key = h.services.keys.env(s.tenantId, 'Production');
-      await h.api.cache.get(s.tenantId, 'Production'); // fill
+      const key = h.services.keys.env(s.tenantId, 'Staging');
+      await h.api.cache.get(s.tenantId, 'Staging'); // fill
       const put = await request(h.url)
         .put(`/api/v1/configs/${s.ids.greeting}`)
         .set('Authorization', `Bearer ${s.editor}`)
@@ -201,12 +201,12 @@ describe('hot read path (e2e)', function () {
       await h.projector.redisCache.catchUpOnce(); // skips the uncached env, marks it
       expect(await h.services.redis.exists(key)).to.equal(0);
       h.api.cache.clear();
-      const stale = await h.api.cache.get(s.tenantId, 'Production'); // read model is behind
+      const stale = await h.api.cache.get(s.tenantId, 'Staging'); // read model is behind
       expect(stale.source).to.equal('postgres');
       expect(await h.services.redis.exists(key)).to.equal(0);
       await h.project();
       h.api.cache.clear();
-      const fresh = await h.api.cache.get(s.tenantId, 'Production');
+      const fresh = await h.api.cache.get(s.tenantId, 'Staging');
       expect(JSON.parse(fresh.snapshot.body.toString()).configs.greeting).to.equal('hey');
       expect(await h.services.redis.exists(key)).to.equal(1);
     });

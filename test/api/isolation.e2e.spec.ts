@@ -73,7 +73,7 @@ describe('tenant isolation (e2e)', function () {
     const aEditor = h.token('editor', A);
     const bEditor = h.token('editor', B);
     aConfigId = await createConfig(aEditor, A, 'shared.key', aValue);
-    aProdConfigId = await createConfig(aEditor, A, 'prod.key', 'prod-value', 'Production');
+    aProdConfigId = await createConfig(aEditor, A, 'prod.key', 'prod-value', 'Staging');
     bConfigId = await createConfig(bEditor, B, 'shared.key', bSecret);
     bDeletedConfigId = await createConfig(bEditor, B, 'gone.key', bGoneSecret);
     const del = await request(h.url)
@@ -313,12 +313,12 @@ describe('tenant isolation (e2e)', function () {
       type: 'about:blank',
       title: 'Forbidden',
       status: 403,
-      detail: "Your token is not valid for environment 'Production'",
+      detail: "Your token is not valid for environment 'Staging'",
       ...(instance ? { instance } : {}),
       field: 'environment',
     });
 
-    it('cannot create in Production (403) and appends nothing', async function () {
+    it('cannot create in Staging (403) and appends nothing', async function () {
       const before = await eventCount(h);
       const res = await send(devEditor(), {
         method: 'post',
@@ -328,7 +328,7 @@ describe('tenant isolation (e2e)', function () {
           key: 'env.limited',
           value: 'x',
           type: 'String',
-          environment: 'Production',
+          environment: 'Staging',
         },
       });
       expect(res.status).to.equal(403);
@@ -366,7 +366,7 @@ describe('tenant isolation (e2e)', function () {
       expect(res.body.environment).to.equal('Development');
     });
 
-    it('cannot read a Production config by id (403) but can read a Development one', async function () {
+    it('cannot read a Staging config by id (403) but can read a Development one', async function () {
       const prod = await send(devEditor(), {
         method: 'get',
         path: `/api/v1/configs/${aProdConfigId}`,
@@ -383,7 +383,7 @@ describe('tenant isolation (e2e)', function () {
       expect(dev.body.value).to.equal(aValue);
     });
 
-    it('cannot change a Production config (403) and appends nothing', async function () {
+    it('cannot change a Staging config (403) and appends nothing', async function () {
       const before = await eventCount(h);
       const res = await send(devEditor(), {
         method: 'put',
@@ -396,15 +396,15 @@ describe('tenant isolation (e2e)', function () {
       expect(await eventCount(h)).to.equal(before);
     });
 
-    it('cannot list Production (403); an unfiltered list shows Development only', async function () {
+    it('cannot list Staging (403); an unfiltered list shows Development only', async function () {
       await h.project();
       const prod = await send(devEditor(), {
         method: 'get',
-        path: `/api/v1/configs?tenantId=${A}&environment=Production`,
+        path: `/api/v1/configs?tenantId=${A}&environment=Staging`,
       });
       expect(prod.status).to.equal(403);
       expect(prod.body).to.deep.equal(
-        forbiddenEnv(`/api/v1/configs?tenantId=${A}&environment=Production`),
+        forbiddenEnv(`/api/v1/configs?tenantId=${A}&environment=Staging`),
       );
       const all = await send(devEditor(), { method: 'get', path: `/api/v1/configs?tenantId=${A}` });
       expect(all.status).to.equal(200);
@@ -412,16 +412,16 @@ describe('tenant isolation (e2e)', function () {
       expect([...envs]).to.deep.equal(['Development']);
     });
 
-    it('cannot hot-read Production (403) but can hot-read Development', async function () {
+    it('cannot hot-read Staging (403) but can hot-read Development', async function () {
       const prod = await send(devEditor(), {
         method: 'get',
-        path: `/api/v1/tenants/${A}/environments/Production/configs`,
+        path: `/api/v1/tenants/${A}/environments/Staging/configs`,
       });
       expect(prod.status).to.equal(403);
       expect(prod.body).to.deep.equal(forbiddenEnv(undefined));
       const prodKey = await send(devEditor(), {
         method: 'get',
-        path: `/api/v1/tenants/${A}/environments/Production/configs/prod.key`,
+        path: `/api/v1/tenants/${A}/environments/Staging/configs/prod.key`,
       });
       expect(prodKey.status).to.equal(403);
       expect(prodKey.text).not.to.include('prod-value');

@@ -69,6 +69,7 @@ describe('tenants API (e2e)', function () {
         contactEmail: null,
         metadata: null,
         configurationCount: 0,
+        approvalPolicy: { Production: 1 },
         position,
       });
       expect(await eventCount(h)).to.equal(before + 1);
@@ -203,6 +204,7 @@ describe('tenants API (e2e)', function () {
         contactEmail: null,
         metadata: null,
         configurationCount: 0,
+        approvalPolicy: { Production: 1 },
         position,
       });
       expect(await eventCount(h)).to.equal(before + 1);

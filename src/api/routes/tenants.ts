@@ -4,13 +4,13 @@ import { authorize, isPlatformAdmin, requirePlatformAdmin, can } from '../auth.j
 import { commandContext, principalOf, sendCommandResult } from '../context.js';
 import { HttpProblem, fromZod } from '../problem.js';
 import { createTenantBody, tenantId as tenantIdSchema, updateTenantBody } from '../schemas.js';
-import type { TenantState } from '../../domain/tenant.js';
+import { approvalPolicyOf, type TenantState } from '../../domain/tenant.js';
 import { minPositionOf } from '../../queries/projection-progress.js';
 
 function tenantBody(state: TenantState) {
   if (!state.exists) return {};
-  const { configs, exists: _exists, ...profile } = state;
-  return { ...profile, configurationCount: configs.size };
+  const { configs, exists: _exists, approvalPolicy: _own, ...profile } = state;
+  return { ...profile, configurationCount: configs.size, approvalPolicy: approvalPolicyOf(state) };
 }
 
 function parseTenantId(raw: string): string {

@@ -1,0 +1,265 @@
+/**
+ * Change request aggregate (stream `approval-{approvalId}`): a proposed value for a protected
+ * environment, approved by enough approvers before it is deployed. A request is bound to the exact
+ * proposal and to the config version it was made against: it cannot be edited, and approving it
+ * after the config changed fails as stale instead of overwriting the newer value.
+ */
+import { DomainError } from './errors.js';
+import type { RolloutPlan } from './deployment.js';
+import type { ConfigType } from './values.js';
+
+export type ApprovalStatus = 'Pending' | 'Approved' | 'Rejected' | 'Cancelled' | 'Expired';
+
+export interface Approver {
+  userId: string;
+  comments: string | null;
+  at: string;
+}
+
+/** For a request that creates the config. */
+export interface NewConfigAttributes {
+  description: string | null;
+  tags: string[];
+}
+
+export type ApprovalEvent =
+  | {
+      type: 'ApprovalRequested';
+      data: {
+        approvalId: string;
+        tenantId: string;
+        configId: string;
+        key: string;
+        environment: string;
+        type: ConfigType;
+        proposedValue: string;
+        currentValue: string | null;
+        /** Config version the proposal was made against; 0 = the config does not exist yet. */
+        baseVersion: number;
+        description: string | null;
+        requestedBy: string;
+        requiredApprovals: number;
+        expiresAt: string;
+        rollout: RolloutPlan;
+        deploymentId: string;
+        isSensitive: boolean;
+        newConfig: NewConfigAttributes | null;
+      };
+    }
+  | {
+      type: 'ApprovalGranted';
+      data: {
+        approvalId: string;
+        tenantId: string;
+        approver: string;
+        comments: string | null;
+        level: number;
+      };
+    }
+  | {
+      type: 'ApprovalApproved';
+      data: { approvalId: string; tenantId: string; deploymentId: string; approvedBy: string };
+    }
+  | {
+      type: 'ApprovalRejected';
+      data: { approvalId: string; tenantId: string; rejectedBy: string; comments: string | null };
+    }
+  | {
+      type: 'ApprovalCancelled';
+      data: { approvalId: string; tenantId: string; cancelledBy: string; comments: string | null };
+    }
+  | { type: 'ApprovalExpired'; data: { approvalId: string; tenantId: string; expiresAt: string } };
+
+type Requested = Extract<ApprovalEvent, { type: 'ApprovalRequested' }>['data'];
+
+export type ApprovalState =
+  { exists: false } | ({ exists: true; status: ApprovalStatus; approvers: Approver[] } & Requested);
+
+export const initialApprovalState = (): ApprovalState => ({ exists: false });
+
+export function evolveApproval(state: ApprovalState, event: ApprovalEvent): ApprovalState {
+  if (event.type === 'ApprovalRequested') {
+    return { exists: true, status: 'Pending', approvers: [], ...event.data };
+  }
+  if (!state.exists) return state;
+  switch (event.type) {
+    case 'ApprovalGranted':
+      return {
+        ...state,
+        approvers: [
+          ...state.approvers,
+          // The time comes from the event's metadata when projected; here only order matters.
+          { userId: event.data.approver, comments: event.data.comments, at: '' },
+        ],
+      };
+    case 'ApprovalApproved':
+      return { ...state, status: 'Approved' };
+    case 'ApprovalRejected':
+      return { ...state, status: 'Rejected' };
+    case 'ApprovalCancelled':
+      return { ...state, status: 'Cancelled' };
+    case 'ApprovalExpired':
+      return { ...state, status: 'Expired' };
+  }
+}
+
+export function decideRequest(state: ApprovalState, request: Requested): ApprovalEvent[] {
+  if (state.exists) {
+    throw new DomainError(
+      'already_exists',
+      `Change request ${request.approvalId} exists`,
+      'approvalId',
+    );
+  }
+  if (request.baseVersion > 0 && request.currentValue === request.proposedValue) {
+    throw new DomainError('validation', 'The proposed value is the current value', 'value');
+  }
+  return [{ type: 'ApprovalRequested', data: request }];
+}
+
+type Live = Extract<ApprovalState, { exists: true }>;
+
+function requirePending(state: ApprovalState, approvalId: string, now: Date): Live {
+  if (!state.exists) {
+    throw new DomainError('not_found', `Change request '${approvalId}' not found`, 'approvalId');
+  }
+  if (state.status !== 'Pending') {
+    throw new DomainError(
+      'invalid_state',
+      `Change request ${approvalId} is ${state.status}`,
+      undefined,
+      {
+        status: state.status,
+      },
+    );
+  }
+  if (now.getTime() >= Date.parse(state.expiresAt)) {
+    throw new DomainError('invalid_state', `Change request ${approvalId} has expired`, undefined, {
+      status: 'Expired',
+    });
+  }
+  return state;
+}
+
+export interface ApproveDecision {
+  events: ApprovalEvent[];
+  /** True when this approval reached the required level: the deployment starts now. */
+  approved: boolean;
+  request: Live;
+}
+
+/**
+ * One approver's approval. `currentVersion` is the config's version now (0 if it does not exist):
+ * if it moved since the request was made, the request is stale.
+ */
+export function decideApprove(
+  state: ApprovalState,
+  cmd: {
+    approvalId: string;
+    approver: string;
+    comments: string | null;
+    now: Date;
+    currentVersion: number;
+  },
+): ApproveDecision {
+  const r = requirePending(state, cmd.approvalId, cmd.now);
+  if (cmd.approver === r.requestedBy) {
+    throw new DomainError('forbidden', 'You cannot approve your own change request', 'approver');
+  }
+  if (r.approvers.some((a) => a.userId === cmd.approver)) {
+    throw new DomainError(
+      'already_exists',
+      'You have already approved this change request',
+      'approver',
+    );
+  }
+  if (cmd.currentVersion !== r.baseVersion) {
+    throw new DomainError(
+      'stale',
+      `The configuration changed since this request was made (version ${r.baseVersion}, now ${cmd.currentVersion}); submit a new request`,
+      undefined,
+      { baseVersion: r.baseVersion, currentVersion: cmd.currentVersion },
+    );
+  }
+  const level = r.approvers.length + 1;
+  const events: ApprovalEvent[] = [
+    {
+      type: 'ApprovalGranted',
+      data: {
+        approvalId: r.approvalId,
+        tenantId: r.tenantId,
+        approver: cmd.approver,
+        comments: cmd.comments,
+        level,
+      },
+    },
+  ];
+  const approved = level >= r.requiredApprovals;
+  if (approved) {
+    events.push({
+      type: 'ApprovalApproved',
+      data: {
+        approvalId: r.approvalId,
+        tenantId: r.tenantId,
+        deploymentId: r.deploymentId,
+        approvedBy: cmd.approver,
+      },
+    });
+  }
+  return { events, approved, request: r };
+}
+
+export function decideReject(
+  state: ApprovalState,
+  cmd: { approvalId: string; by: string; comments: string | null; now: Date },
+): ApprovalEvent[] {
+  const r = requirePending(state, cmd.approvalId, cmd.now);
+  return [
+    {
+      type: 'ApprovalRejected',
+      data: {
+        approvalId: r.approvalId,
+        tenantId: r.tenantId,
+        rejectedBy: cmd.by,
+        comments: cmd.comments,
+      },
+    },
+  ];
+}
+
+export function decideCancel(
+  state: ApprovalState,
+  cmd: { approvalId: string; by: string; comments: string | null; now: Date },
+): ApprovalEvent[] {
+  const r = requirePending(state, cmd.approvalId, cmd.now);
+  if (cmd.by !== r.requestedBy) {
+    throw new DomainError(
+      'forbidden',
+      'Only the requester can cancel a change request',
+      'approvalId',
+    );
+  }
+  return [
+    {
+      type: 'ApprovalCancelled',
+      data: {
+        approvalId: r.approvalId,
+        tenantId: r.tenantId,
+        cancelledBy: cmd.by,
+        comments: cmd.comments,
+      },
+    },
+  ];
+}
+
+/** The expiry job: at most one expiry, never before the deadline, never after a resolution. */
+export function decideExpire(state: ApprovalState, now: Date): ApprovalEvent[] {
+  if (!state.exists || state.status !== 'Pending') return [];
+  if (now.getTime() < Date.parse(state.expiresAt)) return [];
+  return [
+    {
+      type: 'ApprovalExpired',
+      data: { approvalId: state.approvalId, tenantId: state.tenantId, expiresAt: state.expiresAt },
+    },
+  ];
+}
