@@ -9,6 +9,8 @@
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { createHistogram } from 'node:perf_hooks';
@@ -31,8 +33,11 @@ import { parsePostgresConnectionString, type PgConfig } from '../src/infrastruct
 import type { ConfigType } from '../src/domain/values.js';
 
 const GOAL = 0.75;
+/** Other processes using more than this (cores) during a run make its req/s unreliable. */
+const DISTURBED_CORES = 0.25;
 const TENANT = 'bench-tenant';
-const ENVIRONMENT = 'Production';
+// Not Production: direct writes there need an approval (change requests), which seeding does not do.
+const ENVIRONMENT = 'Staging';
 const SINGLE_KEY = 'checkout.retry-policy';
 const ctx = { userId: 'bench', correlationId: 'bench' };
 
@@ -288,6 +293,16 @@ interface Measurement {
   total: number;
 }
 
+/** A measured run: autocannon's numbers plus what the CPU did meanwhile (Linux only). */
+interface Run extends Measurement {
+  /** CPU time of the servers' thread per answered request, in microseconds. */
+  cpuUsPerReq: number | undefined;
+  /** Share of the run's wall time the servers' thread was on a CPU (1 = a whole core). */
+  serverBusy: number | undefined;
+  /** CPU used by everything outside this process during the run, in cores. */
+  othersCores: number | undefined;
+}
+
 /** What autocannon hands back without aggregation (in a worker, or with skipAggregateResult). */
 interface RawResult {
   totalCompletedRequests: number;
@@ -321,6 +336,7 @@ const instance = autocannon(workerData.options, (error, r) => {
 instance.on('response', (client, status, bytes, ms) => {
   if (status >= 200 && status < 300) latency.record(Math.max(1, Math.round(ms * 1000)));
 });
+instance.on('start', () => parentPort.postMessage({ started: true }));
 parentPort.on('message', (m) => { if (m === 'stop') instance.stop(); });
 `;
 
@@ -330,7 +346,7 @@ const autocannonPath = createRequire(import.meta.url).resolve('autocannon');
 let stopCurrent: (() => void) | undefined;
 let signalled = false;
 
-function loadInWorker(options: LoadOptions): Promise<Measurement> {
+function loadInWorker(options: LoadOptions, onStart: () => void): Promise<Measurement> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
@@ -347,7 +363,8 @@ function loadInWorker(options: LoadOptions): Promise<Measurement> {
       void worker.terminate();
       settle(() => reject(new Error('interrupted')));
     };
-    worker.on('message', (m: { error?: string; measurement?: Measurement }) => {
+    worker.on('message', (m: { started?: true; error?: string; measurement?: Measurement }) => {
+      if (m.started) return onStart();
       void worker.terminate();
       settle(() => (m.measurement ? resolve(m.measurement) : reject(new Error(m.error))));
     });
@@ -358,7 +375,7 @@ function loadInWorker(options: LoadOptions): Promise<Measurement> {
   });
 }
 
-function loadInProcess(options: LoadOptions): Promise<Measurement> {
+function loadInProcess(options: LoadOptions, onStart: () => void): Promise<Measurement> {
   return new Promise((resolve, reject) => {
     const latency = createHistogram();
     // The raw (unaggregated) result, as in the worker: same fields, same arithmetic.
@@ -376,6 +393,7 @@ function loadInProcess(options: LoadOptions): Promise<Measurement> {
         total: r.totalCompletedRequests,
       });
     });
+    instance.on('start', onStart);
     instance.on('response', (_client, status, _bytes, ms) => {
       if (status >= 200 && status < 300) latency.record(Math.max(1, Math.round(ms * 1000)));
     });
@@ -386,13 +404,47 @@ function loadInProcess(options: LoadOptions): Promise<Measurement> {
   });
 }
 
+// CPU accounting from /proc: the servers' thread (the main thread, tid = pid), this whole process
+// (plus the load worker) and the whole machine. Ticks are USER_HZ = 100 per second on Linux.
+const TICK_MS = 10;
+
+interface CpuSample {
+  at: number;
+  server: number;
+  process: number;
+  machine: number;
+}
+
+/** utime + stime of a /proc/<pid>/stat line (fields 14 and 15, after the ')' of the name). */
+function statTicks(line: string): number {
+  const f = line.slice(line.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+function sampleCpu(): CpuSample | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+    const [user, nice, system, , , irq, softirq, steal] = cpu.slice(1).map(Number);
+    const sample = {
+      at: performance.now(),
+      server: statTicks(readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')),
+      process: statTicks(readFileSync('/proc/self/stat', 'utf8')),
+      machine: user! + nice! + system! + irq! + softirq! + (steal ?? 0),
+    };
+    return Object.values(sample).every(Number.isFinite) ? sample : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function load(
   opts: Options,
   label: string,
   url: string,
   headers: Record<string, string>,
   seconds: number,
-): Promise<Measurement> {
+): Promise<Run> {
   const options: LoadOptions = {
     url,
     headers,
@@ -401,14 +453,31 @@ async function load(
     pipelining: opts.pipelining,
   };
   if (signalled) throw new Error('interrupted');
-  const m = await (opts.inProcess ? loadInProcess(options) : loadInWorker(options));
+  // From when autocannon starts (not when its worker does) to its result.
+  let before: CpuSample | undefined;
+  const onStart = () => {
+    before = sampleCpu();
+  };
+  const m = await (opts.inProcess ? loadInProcess : loadInWorker)(options, onStart);
+  const after = sampleCpu();
   if (m.non2xx > 0 || m.errors > 0 || m.total === 0) {
     throw new Error(
       `${label}: ${m.non2xx} non-2xx responses and ${m.errors} connection errors ` +
         `out of ${m.total} requests`,
     );
   }
-  return m;
+  if (!before || !after) {
+    return { ...m, cpuUsPerReq: undefined, serverBusy: undefined, othersCores: undefined };
+  }
+  const wallMs = after.at - before.at;
+  const serverMs = (after.server - before.server) * TICK_MS;
+  const othersMs = (after.machine - before.machine - (after.process - before.process)) * TICK_MS;
+  return {
+    ...m,
+    cpuUsPerReq: (serverMs * 1000) / m.total,
+    serverBusy: serverMs / wallMs,
+    othersCores: Math.max(0, othersMs / wallMs),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -417,6 +486,7 @@ async function load(
 
 const fmtRate = (n: number) => Math.round(n).toLocaleString('en-US');
 const fmtMs = (n: number) => n.toFixed(2);
+const fmtPct = (n: number) => `${Math.round(n * 100)}%`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -500,7 +570,9 @@ async function main(opts: Options): Promise<void> {
   }
   console.log();
 
-  const best = new Map<string, Measurement>();
+  const best = new Map<string, Run>();
+  const leastCpu = new Map<string, number>();
+  let busiestOthers = 0;
   for (const r of routes) {
     if (opts.warmup > 0) {
       for (const t of targets) {
@@ -513,13 +585,22 @@ async function main(opts: Options): Promise<void> {
         const url = `http://127.0.0.1:${t.port}${r.path}`;
         const label = `${r.name} ${t.name} round ${round}`;
         const m = await load(opts, label, url, t.headers, opts.duration);
+        busiestOthers = Math.max(busiestOthers, m.othersCores ?? 0);
         console.log(
           `  round ${round}  ${r.name.padEnd(11)}  ${t.name.padEnd(8)}  ` +
-            `${fmtRate(m.reqPerSec).padStart(7)} req/s  p50 ${fmtMs(m.p50)} ms  p99 ${fmtMs(m.p99)} ms`,
+            `${fmtRate(m.reqPerSec).padStart(7)} req/s  p50 ${fmtMs(m.p50)} ms  ` +
+            `p99 ${fmtMs(m.p99)} ms` +
+            (m.cpuUsPerReq === undefined
+              ? ''
+              : `  | server CPU ${m.cpuUsPerReq.toFixed(1)} us/req, busy ` +
+                `${fmtPct(m.serverBusy!)}; other processes ${m.othersCores!.toFixed(2)} cores`),
         );
         const key = `${r.name}|${t.name}`;
         const prev = best.get(key);
         if (!prev || m.reqPerSec > prev.reqPerSec) best.set(key, m);
+        if (m.cpuUsPerReq !== undefined) {
+          leastCpu.set(key, Math.min(m.cpuUsPerReq, leastCpu.get(key) ?? Infinity));
+        }
       }
     }
   }
@@ -527,35 +608,59 @@ async function main(opts: Options): Promise<void> {
     throw new Error('the environment left the in-process cache during the run');
   }
 
-  const rows = [['route', 'target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'app/baseline']];
+  const rows = [
+    ['route', 'target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'CPU us/req', 'app/baseline'],
+  ];
   const verdicts: string[] = [];
+  const cpuChecks: string[] = [];
   for (const r of routes) {
     const b = best.get(`${r.name}|baseline`)!;
     const a = best.get(`${r.name}|app`)!;
+    const bCpu = leastCpu.get(`${r.name}|baseline`);
+    const aCpu = leastCpu.get(`${r.name}|app`);
     const ratio = a.reqPerSec / b.reqPerSec;
-    rows.push(
-      [r.name, 'baseline', fmtRate(b.reqPerSec), fmtMs(b.p50), fmtMs(b.p99), String(b.non2xx), ''],
-      [
-        r.name,
-        'app',
-        fmtRate(a.reqPerSec),
-        fmtMs(a.p50),
-        fmtMs(a.p99),
-        String(a.non2xx),
-        ratio.toFixed(2),
-      ],
-    );
+    const row = (t: string, m: Run, cpu: number | undefined, last: string) => [
+      r.name,
+      t,
+      fmtRate(m.reqPerSec),
+      fmtMs(m.p50),
+      fmtMs(m.p99),
+      `${m.non2xx}`,
+      cpu === undefined ? '-' : cpu.toFixed(1),
+      last,
+    ];
+    rows.push(row('baseline', b, bCpu, ''), row('app', a, aCpu, ratio.toFixed(2)));
     verdicts.push(
       `  ${r.name.padEnd(11)}  ${ratio.toFixed(2)} ${ratio >= GOAL ? '>=' : '< '} ${GOAL}  ` +
         (ratio >= GOAL ? 'goal met' : 'goal NOT met'),
     );
+    if (aCpu !== undefined && bCpu !== undefined) {
+      cpuChecks.push(
+        `  ${r.name.padEnd(11)}  ${(bCpu / aCpu).toFixed(2)}  ` +
+          `(${bCpu.toFixed(1)} / ${aCpu.toFixed(1)} us of server CPU per request)`,
+      );
+    }
   }
   console.log(
-    `\nBest of ${opts.rounds} run(s) per target (the run with the highest req/s, with its own ` +
-      `p50/p99):\n`,
+    `\nBest of ${opts.rounds} run(s) per target: req/s, p50 and p99 of the run with the highest ` +
+      `req/s; CPU us/req is the lowest of the runs (servers' thread CPU time per request):\n`,
   );
   console.log(table(rows));
   console.log(`Goal: hot read req/s >= ${GOAL} x bare node:http\n${verdicts.join('\n')}`);
+  if (cpuChecks.length) {
+    console.log(
+      `\nCross-check, less sensitive to other load: baseline CPU/req over app CPU/req ` +
+        `(${opts.inProcess ? 'includes autocannon, which shares the thread' : "the servers' thread only"})\n` +
+        cpuChecks.join('\n'),
+    );
+  }
+  if (busiestOthers > DISTURBED_CORES) {
+    console.log(
+      `\nWARNING: other processes used up to ${busiestOthers.toFixed(2)} cores during a ` +
+        `measured run (this machine has ${availableParallelism()}): req/s and the ratio are ` +
+        `unreliable. Re-run on a quiet machine, or trust the CPU cross-check.`,
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

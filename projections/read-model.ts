@@ -74,6 +74,22 @@ async function applyTenant(client: pg.PoolClient, e: RecordedEvent, event: Tenan
         [event.data.tenantId, at, e.position.toString()],
       );
       return;
+    case 'ApprovalPolicySet':
+      await client.query(
+        `INSERT INTO approval_policies (tenant_id, environment, required_approvals, updated_by, updated_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id, environment) DO UPDATE SET
+           required_approvals = EXCLUDED.required_approvals, updated_by = EXCLUDED.updated_by,
+           updated_at = EXCLUDED.updated_at`,
+        [
+          event.data.tenantId,
+          event.data.environment,
+          event.data.requiredApprovals,
+          e.metadata.userId ?? null,
+          at,
+        ],
+      );
+      return;
     default:
       // ConfigurationRegistered/Released are the tenant's own bookkeeping (quota, uniqueness).
       return;
@@ -391,7 +407,14 @@ async function applyDeployment(client: pg.PoolClient, e: RecordedEvent, event: D
 export const readModelProjection: PostgresProjection = {
   name: 'read-model',
   streamPrefixes: [TENANT_PREFIX, CONFIG_PREFIX, APPROVAL_PREFIX, DEPLOYMENT_PREFIX],
-  tables: ['deployments', 'approval_requests', 'config_versions', 'configurations', 'tenants'],
+  tables: [
+    'deployments',
+    'approval_requests',
+    'config_versions',
+    'configurations',
+    'approval_policies',
+    'tenants',
+  ],
   async apply(client, events) {
     for (const e of events) {
       if (e.streamId.startsWith(TENANT_PREFIX)) {

@@ -15,6 +15,7 @@ import { createRedis, RedisKeys } from './infrastructure/redis.js';
 import { createLogger, type Logger } from './infrastructure/logger.js';
 import { TenantCommands } from './application/tenant-commands.js';
 import { ConfigCommands } from './application/config-commands.js';
+import { WorkflowCommands } from './application/workflow-commands.js';
 import { ReadQueries } from './queries/read-queries.js';
 import { ProjectionProgress } from './queries/projection-progress.js';
 import { HotReadCache } from './queries/hot-read-cache.js';
@@ -26,6 +27,7 @@ import { healthRoutes } from './api/routes/health.js';
 import { tenantRoutes } from './api/routes/tenants.js';
 import { configRoutes } from './api/routes/configs.js';
 import { auditRoutes } from './api/routes/audit.js';
+import { workflowRoutes } from './api/routes/workflows.js';
 import { PostgresProjectionRunner } from '../projections/runner.js';
 import { readModelProjection } from '../projections/read-model.js';
 import { auditLogProjection } from '../projections/audit-log.js';
@@ -40,6 +42,7 @@ export interface Services {
   store: EventStore;
   tenantCommands: TenantCommands;
   configCommands: ConfigCommands;
+  workflow: WorkflowCommands;
   queries: ReadQueries;
   progress: ProjectionProgress;
   auth: Authenticator;
@@ -79,6 +82,12 @@ export async function buildServices(
     store,
     tenantCommands: new TenantCommands(store),
     configCommands: new ConfigCommands(store, limits),
+    workflow: new WorkflowCommands(store, {
+      ...limits,
+      approvalExpiryMs: settings.approvalExpiry.defaultMs,
+      approvalMinExpiryMs: settings.approvalExpiry.minMs,
+      approvalMaxExpiryMs: settings.approvalExpiry.maxMs,
+    }),
     queries: new ReadQueries(pool),
     progress: new ProjectionProgress(pool, redis, keys, settings.readYourWritesTimeoutMs),
     auth: new Authenticator(settings.jwt),
@@ -128,6 +137,7 @@ export function createApi(s: Services, options: { observer?: HotReadObserver } =
   api.use(tenantRoutes(s));
   api.use(configRoutes(s));
   api.use(auditRoutes(s));
+  api.use(workflowRoutes(s));
   app.use('/api/v1', api);
   app.use((req) => {
     throw new HttpProblem(404, 'Not found', `No route for ${req.method} ${req.path}`);

@@ -104,3 +104,82 @@ export const auditQuery = z.object({
 });
 
 export const versionsQuery = z.object({ ...paging, minPosition: z.string().optional() });
+
+export const approvalPolicyBody = z.strictObject({
+  requiredApprovals: z.number().int().min(0).max(10),
+});
+
+/** How a value rolls out: Direct (one step) or Canary with its steps. */
+export const rolloutFields = {
+  strategy: z.enum(['Direct', 'Canary']).default('Direct'),
+  steps: z.array(z.number().int().min(1).max(100)).min(2).max(20).optional(),
+  bakeTimeSeconds: z
+    .number()
+    .min(0)
+    .max(7 * 86_400)
+    .optional(),
+  errorThreshold: z.number().min(0).max(1).optional(),
+  minRequests: z.number().int().min(0).max(1_000_000_000).optional(),
+};
+
+export const changeRequestBody = z
+  .strictObject({
+    configId: z.string().max(50).optional(),
+    tenantId: tenantId.optional(),
+    key: configKey.optional(),
+    environment: environment.optional(),
+    type: z.enum(CONFIG_TYPES).optional(),
+    value,
+    description: z.string().max(2000).nullable().optional(),
+    rollout: z.strictObject(rolloutFields).optional(),
+    expiresInSeconds: z
+      .number()
+      .min(0)
+      .max(365 * 86_400)
+      .optional(),
+    isSensitive: z.boolean().optional(),
+    tags: tags.optional(),
+  })
+  .refine((b) => b.configId || (b.tenantId && b.key && b.environment), {
+    message: 'give configId, or tenantId, key and environment for a new configuration',
+    path: ['configId'],
+  });
+
+export const reviewBody = z.strictObject({
+  comments: z.string().max(2000).nullable().optional(),
+});
+
+export const deploymentBody = z.strictObject({
+  configId: z.string().min(1).max(50),
+  value,
+  expectedVersion: z.number().int().min(1).optional(),
+  ...rolloutFields,
+});
+
+export const metricsBody = z.strictObject({
+  requests: z.number().int().min(0).max(1_000_000_000),
+  errors: z.number().int().min(0).max(1_000_000_000),
+  side: z.enum(['canary', 'stable']).default('canary'),
+});
+
+export const rollbackDeploymentBody = z.strictObject({
+  reason: z.string().trim().min(1).max(2000),
+});
+
+export const approvalsQuery = z.object({
+  tenantId,
+  status: z.enum(['Pending', 'Approved', 'Rejected', 'Cancelled', 'Expired']).optional(),
+  environment: environment.optional(),
+  configId: z.string().max(50).optional(),
+  minPosition: z.string().optional(),
+  ...paging,
+});
+
+export const deploymentsQuery = z.object({
+  tenantId,
+  status: z.enum(['InProgress', 'Paused', 'Completed', 'RolledBack']).optional(),
+  environment: environment.optional(),
+  configId: z.string().max(50).optional(),
+  minPosition: z.string().optional(),
+  ...paging,
+});

@@ -2,6 +2,7 @@ import type { EventStore } from '../core/event-store/event-store.js';
 import {
   decideCreateTenant,
   decideDeleteTenant,
+  decideSetApprovalPolicy,
   decideUpdateTenant,
   evolveTenant,
   initialTenantState,
@@ -42,6 +43,13 @@ export class TenantCommands {
 
   update(cmd: UpdateTenant, ctx: CommandContext) {
     return this.run(cmd.tenantId, ctx, (s) => decideUpdateTenant(s, cmd));
+  }
+
+  setApprovalPolicy(
+    cmd: { tenantId: string; environment: string; requiredApprovals: number },
+    ctx: CommandContext,
+  ) {
+    return this.run(cmd.tenantId, ctx, (s) => decideSetApprovalPolicy(s, cmd));
   }
 
   delete(tenantId: string, ctx: CommandContext) {

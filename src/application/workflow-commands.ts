@@ -133,6 +133,14 @@ export class WorkflowCommands {
 
   // ---- change requests -------------------------------------------------------------------
 
+  /** Tenant, key and environment of a config, from its own stream. */
+  async configIdentity(configId: string) {
+    const { state } = await load(this.store, configStream(configId), configDecider);
+    return state.exists
+      ? { tenantId: state.tenantId, key: state.key, environment: state.environment }
+      : undefined;
+  }
+
   async requestChange(input: ChangeRequestInput, ctx: CommandContext, now = new Date()) {
     const configId = configIdFor(input.tenantId, input.environment, input.key);
     const [tenant, config] = await Promise.all([

@@ -77,6 +77,9 @@ const schema = z.object({
   ConfigService__MaxConfigsPerTenant: int(1).default(1000),
   ConfigService__RedisKeyPrefix: z.string().default('cfgsvc:'),
   ConfigService__ReadYourWritesTimeout: duration.default(parseIsoDuration('PT5S')),
+  ConfigService__ApprovalExpiry: duration.default(parseIsoDuration('P3D')),
+  ConfigService__ApprovalMinExpiry: duration.default(parseIsoDuration('PT5M')),
+  ConfigService__ApprovalMaxExpiry: duration.default(parseIsoDuration('P30D')),
   OpenTelemetry__JaegerEndpoint: z.string().url().optional(),
   OpenTelemetry__SamplingRate: z.coerce.number().min(0).max(1).default(1),
   JWT__Secret: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -101,6 +104,7 @@ export interface Settings {
   maxConfigsPerTenant: number;
   redisKeyPrefix: string;
   readYourWritesTimeoutMs: number;
+  approvalExpiry: { defaultMs: number; minMs: number; maxMs: number };
   telemetry: { jaegerEndpoint: string | undefined; samplingRate: number };
   jwt: { secret: string; issuer: string; audience: string };
   rateLimits: { configGet: number; configCreate: number; deployments: number };
@@ -148,6 +152,16 @@ export function loadSettings(
     throw new SettingsError(`Invalid settings:\n  ${problems.join('\n  ')}`);
   }
   const s = parsed.data;
+  const expiry = [
+    s.ConfigService__ApprovalMinExpiry,
+    s.ConfigService__ApprovalExpiry,
+    s.ConfigService__ApprovalMaxExpiry,
+  ];
+  if (!(expiry[0]! <= expiry[1]! && expiry[1]! <= expiry[2]!)) {
+    throw new SettingsError(
+      'Invalid settings:\n  ConfigService__ApprovalExpiry: must lie between ConfigService__ApprovalMinExpiry and ConfigService__ApprovalMaxExpiry',
+    );
+  }
   const portMatch = /:(\d+)\/?$/.exec(s.ASPNETCORE_URLS.split(';')[0]!.trim());
   if (!portMatch) {
     throw new SettingsError(
@@ -174,6 +188,11 @@ export function loadSettings(
     maxConfigsPerTenant: s.ConfigService__MaxConfigsPerTenant,
     redisKeyPrefix: s.ConfigService__RedisKeyPrefix,
     readYourWritesTimeoutMs: s.ConfigService__ReadYourWritesTimeout,
+    approvalExpiry: {
+      defaultMs: s.ConfigService__ApprovalExpiry,
+      minMs: s.ConfigService__ApprovalMinExpiry,
+      maxMs: s.ConfigService__ApprovalMaxExpiry,
+    },
     telemetry: {
       jaegerEndpoint: s.OpenTelemetry__JaegerEndpoint,
       samplingRate: s.OpenTelemetry__SamplingRate,

@@ -64,6 +64,8 @@ export type DeploymentEvent =
         stepIndex: number;
         canaryPercentage: number;
         progress: number;
+        /** How long this step bakes before the next (carried for the job scheduler). */
+        bakeTimeSeconds: number;
         // Carried so that the cache can serve the canary side without earlier events.
         type: ConfigType;
         value: string;
@@ -74,7 +76,10 @@ export type DeploymentEvent =
       data: Identity & { stepIndex: number; side: Side } & SideCounts;
     }
   | { type: 'DeploymentPaused'; data: Identity & { by: string } }
-  | { type: 'DeploymentResumed'; data: Identity & { by: string } }
+  | {
+      type: 'DeploymentResumed';
+      data: Identity & { by: string; stepIndex: number; bakeTimeSeconds: number };
+    }
   | {
       type: 'DeploymentCompleted';
       data: Identity & { version: number; promoted: boolean };
@@ -279,6 +284,7 @@ export function completionEvents(d: Live, version: number, promoted: boolean): D
         stepIndex: last,
         canaryPercentage: 100,
         progress: 100,
+        bakeTimeSeconds: d.bakeTimeSeconds,
         type: d.type,
         value: d.value,
       },
@@ -312,6 +318,7 @@ export function decideAdvance(state: DeploymentState, stepIndex: number): Advanc
           stepIndex: next,
           canaryPercentage: pct,
           progress: Math.round((100 * next) / (state.steps.length - 1)),
+          bakeTimeSeconds: state.bakeTimeSeconds,
           type: state.type,
           value: state.value,
         },
@@ -386,7 +393,17 @@ export function decideResume(state: DeploymentState, cmd: { deploymentId: string
   if (d.status !== 'Paused') {
     throw new DomainError('invalid_state', `Deployment ${cmd.deploymentId} is ${d.status}`);
   }
-  return [{ type: 'DeploymentResumed', data: { ...identity(d), by: cmd.by } } as DeploymentEvent];
+  return [
+    {
+      type: 'DeploymentResumed',
+      data: {
+        ...identity(d),
+        by: cmd.by,
+        stepIndex: d.stepIndex,
+        bakeTimeSeconds: d.bakeTimeSeconds,
+      },
+    } as DeploymentEvent,
+  ];
 }
 
 /** Promote: jump to 100 % now. Returns whether the caller must complete it. */

@@ -1,33 +1,61 @@
 /**
- * BullMQ queues and their workers (npm run start:worker). Queue names and options live here.
+ * The worker process's BullMQ workers (npm run start:worker): deployment steps, change-request
+ * expiry, projection rebuilds, and the scheduler that turns events into those jobs.
  */
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Services } from '../composition.js';
 import { createProjector } from '../composition.js';
 import { rebuildProjections } from '../../projections/rebuild.js';
+import { PostgresProjectionRunner } from '../../projections/runner.js';
+import type { CommandContext } from '../application/command-handling.js';
+import {
+  QUEUES,
+  Queues,
+  bullConnection,
+  bullPrefix,
+  type ExpiryJob,
+  type RebuildJob,
+  type StepJob,
+} from './queues.js';
+import { jobScheduler } from './scheduler.js';
 
-export const QUEUES = { rebuild: 'projection-rebuild' } as const;
+/** Jobs act as the system, caused by the job. */
+const systemContext = (job: Job): CommandContext => ({
+  userId: 'system',
+  correlationId: `job-${job.id}`,
+  causationId: `job-${job.id}`,
+});
 
-export function bullConnection(s: Services): ConnectionOptions {
-  // BullMQ's blocking commands need maxRetriesPerRequest: null.
-  return { ...s.settings.redis, maxRetriesPerRequest: null } as ConnectionOptions;
-}
-
-export const bullPrefix = (s: Services) => `${s.settings.redisKeyPrefix}bull`;
-
-export function rebuildQueue(s: Services): Queue {
-  return new Queue(QUEUES.rebuild, { connection: bullConnection(s), prefix: bullPrefix(s) });
-}
-
-export interface RebuildJob {
-  projections: string[];
-}
-
-export function startWorkers(s: Services) {
+export function startWorkers(s: Services, options: { idleWaitMs?: number } = {}) {
+  const queues = new Queues(s.settings);
   const projector = createProjector(s);
+  const base = { connection: bullConnection(s.settings), prefix: bullPrefix(s.settings) };
+  const log = (queue: string) => (job: Job | undefined, err: Error) =>
+    s.logger.error({ queue, job: job?.id, err }, 'job failed');
+
+  const steps = new Worker<StepJob>(
+    QUEUES.deploymentSteps,
+    async (job) => {
+      const result = await s.workflow.advance(
+        job.data.deploymentId,
+        job.data.stepIndex,
+        systemContext(job),
+      );
+      return { position: result.position?.toString() ?? null };
+    },
+    { ...base, concurrency: 10 },
+  );
+  const expiry = new Worker<ExpiryJob>(
+    QUEUES.approvalExpiry,
+    async (job) => {
+      const result = await s.workflow.expire(job.data.approvalId, systemContext(job));
+      return { expired: result.position !== undefined };
+    },
+    { ...base, concurrency: 10 },
+  );
   const rebuild = new Worker<RebuildJob>(
     QUEUES.rebuild,
-    async (job: Job<RebuildJob>) => {
+    async (job) => {
       const rebuilt = await rebuildProjections(
         s,
         projector,
@@ -37,13 +65,28 @@ export function startWorkers(s: Services) {
       );
       return { rebuilt };
     },
-    { connection: bullConnection(s), prefix: bullPrefix(s), concurrency: 1 },
+    { ...base, concurrency: 1 },
   );
-  rebuild.on('failed', (job, err) => s.logger.error({ job: job?.id, err }, 'rebuild failed'));
+  const workers = [steps, expiry, rebuild];
+  steps.on('failed', log(QUEUES.deploymentSteps));
+  expiry.on('failed', log(QUEUES.approvalExpiry));
+  rebuild.on('failed', log(QUEUES.rebuild));
+  for (const w of workers) w.on('error', (err) => s.logger.error({ err }, 'worker error'));
+
+  const scheduler = new PostgresProjectionRunner(s.pool, s.store, jobScheduler(queues), {
+    idleWaitMs: options.idleWaitMs ?? 1000,
+    onError: (err) => s.logger.error({ err }, 'job scheduler failed; retrying from checkpoint'),
+  });
+  const controller = new AbortController();
+  const schedulerRun = scheduler.run(controller.signal);
+
   return {
     queues: Object.values(QUEUES),
     async close() {
-      await rebuild.close();
+      controller.abort();
+      await schedulerRun;
+      await Promise.all(workers.map((w) => w.close()));
+      await queues.close();
       await projector.stop();
     },
   };

@@ -115,7 +115,65 @@ const auditView = (r: any) => ({
   details: r.details,
   timestamp: iso(r.timestamp),
 });
+const approvalView = (r: any) => {
+  const mask = (v: string | null) => (r.is_sensitive && v !== null ? MASK : v);
+  return {
+    approvalId: r.approval_id,
+    configId: r.config_id,
+    tenantId: r.tenant_id,
+    targetEnvironment: r.target_environment,
+    key: r.key ?? null,
+    proposedValue: mask(r.proposed_value),
+    currentValue: mask(r.current_value),
+    changeDescription: r.change_description,
+    requestedBy: r.requested_by,
+    status: r.status,
+    requiredApprovalLevel: r.required_approval_level,
+    currentApprovalLevel: r.current_approval_level,
+    approvers: r.approvers ?? [],
+    createdAt: iso(r.created_at),
+    expiresAt: iso(r.expires_at),
+    resolvedAt: iso(r.resolved_at),
+    resolvedBy: r.resolved_by,
+    resolvedComments: r.resolved_comments,
+    deploymentId: r.deployment_id,
+  };
+};
+
+const deploymentView = (r: any) => {
+  const mask = (v: string | null) => (r.is_sensitive && v !== null ? MASK : v);
+  return {
+    deploymentId: r.deployment_id,
+    configId: r.config_id,
+    tenantId: r.tenant_id,
+    environment: r.environment,
+    key: r.key ?? null,
+    strategy: r.strategy,
+    status: r.status,
+    value: mask(r.value),
+    previousValue: mask(r.previous_value),
+    progress: r.progress,
+    canaryPercentage: r.canary_percentage,
+    deployedBy: r.deployed_by,
+    startedAt: iso(r.started_at),
+    completedAt: iso(r.completed_at),
+    errorMessage: r.error_message,
+    metrics: r.metrics,
+    wasRolledBack: r.was_rolled_back,
+    rollbackReason: r.rollback_reason,
+    rolledBackAt: iso(r.rolled_back_at),
+  };
+};
 /* eslint-enable @typescript-eslint/no-explicit-any */
+
+export type ApprovalView = ReturnType<typeof approvalView>;
+export type DeploymentView = ReturnType<typeof deploymentView>;
+
+// Sensitivity and key come from the configuration (a request for a new one has neither yet).
+const APPROVALS = `(SELECT a.*, c.key, COALESCE(c.is_sensitive, FALSE) AS is_sensitive
+                     FROM approval_requests a LEFT JOIN configurations c USING (config_id)) x`;
+const DEPLOYMENTS = `(SELECT d.*, c.key, COALESCE(c.is_sensitive, FALSE) AS is_sensitive
+                       FROM deployments d LEFT JOIN configurations c USING (config_id)) x`;
 
 export class ReadQueries {
   constructor(private readonly db: pg.Pool) {}
@@ -123,6 +181,17 @@ export class ReadQueries {
   async tenant(tenantId: string): Promise<TenantView | undefined> {
     const { rows } = await this.db.query('SELECT * FROM tenants WHERE tenant_id = $1', [tenantId]);
     return rows[0] ? tenantView(rows[0]) : undefined;
+  }
+
+  /** The effective approval policy: the defaults, overridden by the tenant's own settings. */
+  async approvalPolicy(tenantId: string, defaults: Record<string, number>) {
+    const { rows } = await this.db.query<{ environment: string; required_approvals: number }>(
+      'SELECT environment, required_approvals FROM approval_policies WHERE tenant_id = $1 ORDER BY environment',
+      [tenantId],
+    );
+    const policy: Record<string, number> = { ...defaults };
+    for (const r of rows) policy[r.environment] = r.required_approvals;
+    return policy;
   }
 
   async configRow(configId: string): Promise<ConfigView | undefined> {
@@ -187,6 +256,61 @@ export class ReadQueries {
     if (filter.from) where.push(`timestamp >= $${args.push(filter.from.toISOString())}`);
     if (filter.to) where.push(`timestamp < $${args.push(filter.to.toISOString())}`);
     return this.page('audit_logs', where, args, 'timestamp DESC, log_id', filter, auditView);
+  }
+
+  async approvals(filter: {
+    tenantId?: string;
+    status?: string;
+    environment?: string;
+    configId?: string;
+    page: number;
+    pageSize: number;
+  }) {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.tenantId) where.push(`tenant_id = $${args.push(filter.tenantId)}`);
+    if (filter.status) where.push(`status = $${args.push(filter.status)}`);
+    if (filter.environment) where.push(`target_environment = $${args.push(filter.environment)}`);
+    if (filter.configId) where.push(`config_id = $${args.push(filter.configId)}`);
+    return this.page(APPROVALS, where, args, 'created_at DESC, approval_id', filter, approvalView);
+  }
+
+  async approval(approvalId: string): Promise<ApprovalView | undefined> {
+    const { rows } = await this.db.query(`SELECT * FROM ${APPROVALS} WHERE approval_id = $1`, [
+      approvalId,
+    ]);
+    return rows[0] ? approvalView(rows[0]) : undefined;
+  }
+
+  async deployments(filter: {
+    tenantId?: string;
+    status?: string;
+    environment?: string;
+    configId?: string;
+    page: number;
+    pageSize: number;
+  }) {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.tenantId) where.push(`tenant_id = $${args.push(filter.tenantId)}`);
+    if (filter.status) where.push(`status = $${args.push(filter.status)}`);
+    if (filter.environment) where.push(`environment = $${args.push(filter.environment)}`);
+    if (filter.configId) where.push(`config_id = $${args.push(filter.configId)}`);
+    return this.page(
+      DEPLOYMENTS,
+      where,
+      args,
+      'started_at DESC, deployment_id',
+      filter,
+      deploymentView,
+    );
+  }
+
+  async deployment(deploymentId: string): Promise<DeploymentView | undefined> {
+    const { rows } = await this.db.query(`SELECT * FROM ${DEPLOYMENTS} WHERE deployment_id = $1`, [
+      deploymentId,
+    ]);
+    return rows[0] ? deploymentView(rows[0]) : undefined;
   }
 
   private async page<T>(

@@ -3,8 +3,18 @@ import type { Services } from '../../composition.js';
 import { authorize, isPlatformAdmin, requirePlatformAdmin, can } from '../auth.js';
 import { commandContext, principalOf, sendCommandResult } from '../context.js';
 import { HttpProblem, fromZod } from '../problem.js';
-import { createTenantBody, tenantId as tenantIdSchema, updateTenantBody } from '../schemas.js';
-import { approvalPolicyOf, type TenantState } from '../../domain/tenant.js';
+import {
+  approvalPolicyBody,
+  createTenantBody,
+  environment as environmentSchema,
+  tenantId as tenantIdSchema,
+  updateTenantBody,
+} from '../schemas.js';
+import {
+  DEFAULT_APPROVAL_POLICY,
+  approvalPolicyOf,
+  type TenantState,
+} from '../../domain/tenant.js';
 import { minPositionOf } from '../../queries/projection-progress.js';
 
 function tenantBody(state: TenantState) {
@@ -74,6 +84,43 @@ export function tenantRoutes(s: Services): Router {
     if (!can(principal, 'platform')) requirePlatformAdmin(principal);
     const result = await s.tenantCommands.delete(tenantId, commandContext(req, res));
     sendCommandResult(res, 200, tenantBody(result.state), result.position);
+  });
+
+  r.get('/tenants/:tenantId/approval-policies', async (req, res) => {
+    const tenantId = parseTenantId(req.params.tenantId);
+    authorize(principalOf(res), 'read', tenantId);
+    const min = minPositionOf(req.query, req.headers['x-min-position']);
+    if (min !== undefined) await s.progress.waitFor(min, ['read-model']);
+    if (!(await s.queries.tenant(tenantId))) {
+      throw new HttpProblem(404, 'Not found', `Tenant '${tenantId}' not found`, {
+        field: 'tenantId',
+      });
+    }
+    res.json({
+      tenantId,
+      defaults: DEFAULT_APPROVAL_POLICY,
+      requiredApprovals: await s.queries.approvalPolicy(tenantId, DEFAULT_APPROVAL_POLICY),
+    });
+  });
+
+  /** Tenant admins decide how many approvals an environment's changes need (0 = none). */
+  r.put('/tenants/:tenantId/approval-policies/:environment', async (req, res) => {
+    const tenantId = parseTenantId(req.params.tenantId);
+    const env = environmentSchema.safeParse(req.params.environment);
+    if (!env.success) throw fromZod(env.error, 'environment');
+    authorize(principalOf(res), 'admin', tenantId);
+    const body = approvalPolicyBody.safeParse(req.body ?? {});
+    if (!body.success) throw fromZod(body.error);
+    const result = await s.tenantCommands.setApprovalPolicy(
+      { tenantId, environment: env.data, ...body.data },
+      commandContext(req, res),
+    );
+    sendCommandResult(
+      res,
+      200,
+      { tenantId, environment: env.data, requiredApprovals: body.data.requiredApprovals },
+      result.position,
+    );
   });
 
   return r;

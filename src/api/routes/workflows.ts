@@ -1,0 +1,250 @@
+/**
+ * Change requests (approvals) and deployments. Reads come from the read tables; commands go to
+ * the workflow commands with a guard that checks the caller's role on the config's tenant and
+ * environment before anything is decided.
+ */
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { Services } from '../../composition.js';
+import { planOf } from '../../domain/deployment.js';
+import { DomainError } from '../../domain/errors.js';
+import type { ApprovalState } from '../../domain/approval.js';
+import type { DeploymentState } from '../../domain/deployment.js';
+import { authorize, type Capability, type Principal } from '../auth.js';
+import { commandContext, principalOf, sendCommandResult } from '../context.js';
+import { HttpProblem, fromZod } from '../problem.js';
+import {
+  approvalsQuery,
+  changeRequestBody,
+  deploymentBody,
+  deploymentsQuery,
+  metricsBody,
+  reviewBody,
+  rollbackDeploymentBody,
+} from '../schemas.js';
+import { minPositionOf } from '../../queries/projection-progress.js';
+
+function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const parsed = schema.safeParse(input ?? {});
+  if (!parsed.success) throw fromZod(parsed.error);
+  return parsed.data;
+}
+
+/** Another tenant's request or deployment does not exist, as far as the caller can tell. */
+const guard =
+  (principal: Principal, capability: Capability, what: string, id: string, field: string) =>
+  (tenantId: string, environment: string) => {
+    try {
+      authorize(principal, capability, tenantId, environment);
+    } catch (error) {
+      if ((error as HttpProblem).status === 404) {
+        throw new DomainError('not_found', `${what} '${id}' not found`, field);
+      }
+      throw error;
+    }
+  };
+
+function approvalBody(state: ApprovalState) {
+  if (!state.exists) return {};
+  const { exists: _e, ...rest } = state;
+  return rest;
+}
+
+function deploymentBodyOf(state: DeploymentState) {
+  if (!state.exists) return {};
+  const { exists: _e, ...rest } = state;
+  return { ...rest, canaryPercentage: rest.steps[rest.stepIndex] ?? null };
+}
+
+export function workflowRoutes(s: Services): Router {
+  const r = Router();
+
+  async function waitIfAsked(req: Request) {
+    const min = minPositionOf(req.query, req.headers['x-min-position']);
+    if (min !== undefined) await s.progress.waitFor(min, ['read-model']);
+  }
+
+  async function readable<T extends { tenantId: string }>(
+    req: Request,
+    res: Response,
+    find: () => Promise<T | undefined>,
+    environmentOf: (row: T) => string,
+    notFound: () => DomainError,
+  ): Promise<T> {
+    await waitIfAsked(req);
+    const row = await find();
+    if (!row) throw notFound();
+    try {
+      authorize(principalOf(res), 'read', row.tenantId, environmentOf(row));
+    } catch (error) {
+      if ((error as HttpProblem).status === 404) throw notFound();
+      throw error;
+    }
+    return row;
+  }
+
+  // ---- change requests ----
+
+  r.post('/approvals', async (req, res) => {
+    const body = parse(changeRequestBody, req.body);
+    let { tenantId, key, environment } = body;
+    if (body.configId) {
+      const identity = await s.workflow.configIdentity(body.configId);
+      if (!identity) {
+        throw new DomainError(
+          'not_found',
+          `Configuration '${body.configId}' not found`,
+          'configId',
+        );
+      }
+      try {
+        authorize(principalOf(res), 'write', identity.tenantId, identity.environment);
+      } catch (error) {
+        if ((error as HttpProblem).status === 404) {
+          throw new DomainError(
+            'not_found',
+            `Configuration '${body.configId}' not found`,
+            'configId',
+          );
+        }
+        throw error;
+      }
+      ({ tenantId, key, environment } = identity);
+    } else {
+      authorize(principalOf(res), 'write', tenantId!, environment);
+    }
+    const result = await s.workflow.requestChange(
+      {
+        tenantId: tenantId!,
+        key: key!,
+        environment: environment!,
+        type: body.type,
+        value: body.value,
+        description: body.description,
+        rollout: planOf(body.rollout ?? { strategy: 'Direct' }),
+        expiresInSeconds: body.expiresInSeconds,
+        isSensitive: body.isSensitive,
+        tags: body.tags,
+      },
+      commandContext(req, res),
+    );
+    const state = result.state;
+    if (state.exists) res.setHeader('Location', `/api/v1/approvals/${state.approvalId}`);
+    sendCommandResult(res, 201, approvalBody(state), result.position);
+  });
+
+  r.get('/approvals', async (req, res) => {
+    const q = parse(approvalsQuery, req.query);
+    authorize(principalOf(res), 'read', q.tenantId, q.environment);
+    await waitIfAsked(req);
+    res.json(await s.queries.approvals(q));
+  });
+
+  r.get('/approvals/:approvalId', async (req, res) => {
+    const id = req.params.approvalId;
+    const row = await readable(
+      req,
+      res,
+      () => s.queries.approval(id),
+      (a) => a.targetEnvironment,
+      () => new DomainError('not_found', `Change request '${id}' not found`, 'approvalId'),
+    );
+    res.json(row);
+  });
+
+  const review = (action: 'approve' | 'reject' | 'cancel', capability: Capability) =>
+    async function (req: Request, res: Response) {
+      const body = parse(reviewBody, req.body);
+      const id = String(req.params.approvalId);
+      const g = guard(principalOf(res), capability, 'Change request', id, 'approvalId');
+      const cmd = { approvalId: id, comments: body.comments ?? null };
+      const ctx = commandContext(req, res);
+      const result =
+        action === 'approve'
+          ? await s.workflow.approve(cmd, ctx, g)
+          : action === 'reject'
+            ? await s.workflow.reject(cmd, ctx, g)
+            : await s.workflow.cancel(cmd, ctx, g);
+      sendCommandResult(res, 200, approvalBody(result.state), result.position);
+    };
+  r.post('/approvals/:approvalId/approve', review('approve', 'approve'));
+  r.post('/approvals/:approvalId/reject', review('reject', 'approve'));
+  r.post('/approvals/:approvalId/cancel', review('cancel', 'write'));
+
+  // ---- deployments ----
+
+  r.post('/deployments', async (req, res) => {
+    const body = parse(deploymentBody, req.body);
+    const { configId, value, expectedVersion, ...rollout } = body;
+    const result = await s.workflow.startDeployment(
+      { configId, value, expectedVersion, rollout: planOf(rollout) },
+      commandContext(req, res),
+      guard(principalOf(res), 'write', 'Configuration', configId, 'configId'),
+    );
+    const state = result.state;
+    if (state.exists) res.setHeader('Location', `/api/v1/deployments/${state.deploymentId}`);
+    sendCommandResult(res, 201, deploymentBodyOf(state), result.position);
+  });
+
+  r.get('/deployments', async (req, res) => {
+    const q = parse(deploymentsQuery, req.query);
+    authorize(principalOf(res), 'read', q.tenantId, q.environment);
+    await waitIfAsked(req);
+    res.json(await s.queries.deployments(q));
+  });
+
+  r.get('/deployments/:deploymentId', async (req, res) => {
+    const id = req.params.deploymentId;
+    const row = await readable(
+      req,
+      res,
+      () => s.queries.deployment(id),
+      (d) => d.environment,
+      () => new DomainError('not_found', `Deployment '${id}' not found`, 'deploymentId'),
+    );
+    res.json(row);
+  });
+
+  /** Apps (reader tokens) report what they served; too many canary errors roll back. */
+  r.post('/deployments/:deploymentId/metrics', async (req, res) => {
+    const body = parse(metricsBody, req.body);
+    const id = req.params.deploymentId;
+    const result = await s.workflow.reportMetrics(
+      { deploymentId: id, ...body },
+      commandContext(req, res),
+      guard(principalOf(res), 'read', 'Deployment', id, 'deploymentId'),
+    );
+    sendCommandResult(
+      res,
+      200,
+      { ...deploymentBodyOf(result.state), rolledBack: result.rolledBack },
+      result.position,
+    );
+  });
+
+  r.post('/deployments/:deploymentId/rollback', async (req, res) => {
+    const body = parse(rollbackDeploymentBody, req.body);
+    const id = req.params.deploymentId;
+    const result = await s.workflow.rollback(
+      id,
+      body.reason,
+      commandContext(req, res),
+      guard(principalOf(res), 'write', 'Deployment', id, 'deploymentId'),
+    );
+    sendCommandResult(res, 200, deploymentBodyOf(result.state), result.position);
+  });
+
+  for (const action of ['pause', 'resume', 'promote'] as const) {
+    r.post(`/deployments/:deploymentId/${action}`, async (req, res) => {
+      const id = String(req.params.deploymentId);
+      const result = await s.workflow[action](
+        id,
+        commandContext(req, res),
+        guard(principalOf(res), 'write', 'Deployment', id, 'deploymentId'),
+      );
+      sendCommandResult(res, 200, deploymentBodyOf(result.state), result.position);
+    });
+  }
+
+  return r;
+}

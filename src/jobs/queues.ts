@@ -1,0 +1,70 @@
+/**
+ * BullMQ queues: names, connections and deterministic job ids, in one place. A job id names the
+ * event that asked for the job, so scheduling the same thing twice adds one job.
+ */
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { Settings } from '../config/settings.js';
+
+export const QUEUES = {
+  deploymentSteps: 'deployment-steps',
+  approvalExpiry: 'approval-expiry',
+  rebuild: 'projection-rebuild',
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+export function bullConnection(settings: Settings): ConnectionOptions {
+  // BullMQ's blocking commands need maxRetriesPerRequest: null.
+  return { ...settings.redis, maxRetriesPerRequest: null } as ConnectionOptions;
+}
+
+export const bullPrefix = (settings: Settings) => `${settings.redisKeyPrefix}bull`;
+
+/** Kept a day after they finish, so that a re-added id within a day is still a duplicate. */
+export const JOB_DEFAULTS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { age: 86_400, count: 10_000 },
+  removeOnFail: { age: 7 * 86_400 },
+};
+
+export interface StepJob {
+  deploymentId: string;
+  stepIndex: number;
+}
+export interface ExpiryJob {
+  approvalId: string;
+}
+export interface RebuildJob {
+  projections: string[];
+}
+
+// BullMQ job ids may not contain ':'.
+export const stepJobId = (deploymentId: string, stepIndex: number, revision: bigint) =>
+  `step-${deploymentId}-${stepIndex}-r${revision}`;
+export const expiryJobId = (approvalId: string) => `expire-${approvalId}`;
+
+export class Queues {
+  readonly steps: Queue<StepJob>;
+  readonly expiry: Queue<ExpiryJob>;
+  readonly rebuild: Queue<RebuildJob>;
+
+  constructor(settings: Settings) {
+    const options = {
+      connection: bullConnection(settings),
+      prefix: bullPrefix(settings),
+      defaultJobOptions: JOB_DEFAULTS,
+    };
+    this.steps = new Queue<StepJob>(QUEUES.deploymentSteps, options);
+    this.expiry = new Queue<ExpiryJob>(QUEUES.approvalExpiry, options);
+    this.rebuild = new Queue<RebuildJob>(QUEUES.rebuild, options);
+    for (const q of this.all) q.on('error', () => undefined);
+  }
+
+  get all(): Queue[] {
+    return [this.steps, this.expiry, this.rebuild] as Queue[];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all.map((q) => q.close()));
+  }
+}
