@@ -28,6 +28,8 @@ import { tenantRoutes } from './api/routes/tenants.js';
 import { configRoutes } from './api/routes/configs.js';
 import { auditRoutes } from './api/routes/audit.js';
 import { workflowRoutes } from './api/routes/workflows.js';
+import { ADMIN_QUEUES_PATH, adminQueues } from './api/admin-queues.js';
+import { Queues } from './jobs/queues.js';
 import { PostgresProjectionRunner } from '../projections/runner.js';
 import { readModelProjection } from '../projections/read-model.js';
 import { auditLogProjection } from '../projections/audit-log.js';
@@ -129,6 +131,9 @@ export function createApi(s: Services, options: { observer?: HotReadObserver } =
     next();
   });
   app.use(healthRoutes(s));
+  const queues = new Queues(s.settings);
+  const board = adminQueues(s.auth, queues);
+  app.use(ADMIN_QUEUES_PATH, board.guard, board.router);
   const api = express.Router();
   api.use((req, res, next) => {
     res.locals.principal = s.auth.authenticate(req.headers.authorization);
@@ -154,7 +159,9 @@ export function createApi(s: Services, options: { observer?: HotReadObserver } =
     cache,
     async close() {
       subscriber.disconnect();
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await queues.close().catch(() => undefined);
     },
   };
 }

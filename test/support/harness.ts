@@ -16,6 +16,7 @@ import {
 } from '../../src/composition.js';
 import { signToken, type Role } from '../../src/api/auth.js';
 import { createLogger } from '../../src/infrastructure/logger.js';
+import { startWorkers } from '../../src/jobs/workers.js';
 import { redisPrefix, redisUrl, testDbConnectionString } from './test-env.js';
 
 export interface Harness {
@@ -53,7 +54,13 @@ export function testSettings(overrides: Record<string, string> = {}): Settings {
 }
 
 export async function startHarness(
-  options: { overrides?: Record<string, string>; runProjector?: boolean } = {},
+  options: {
+    overrides?: Record<string, string>;
+    /** Follow the log with the projector (else call `project()`). */
+    runProjector?: boolean;
+    /** Run the BullMQ workers and the job scheduler (deployment steps, approval expiry). */
+    runWorker?: boolean;
+  } = {},
 ): Promise<Harness> {
   const settings = testSettings(options.overrides);
   const services = await buildServices(settings, {
@@ -64,6 +71,7 @@ export async function startHarness(
   await new Promise<void>((resolve) => api.server.listen(0, '127.0.0.1', resolve));
   const projector = createProjector(services, { idleWaitMs: 50 });
   if (options.runProjector) projector.start();
+  const workers = options.runWorker ? startWorkers(services, { idleWaitMs: 50 }) : undefined;
   const port = (api.server.address() as AddressInfo).port;
   const token: Harness['token'] = (role, tenantId, extra = {}) =>
     signToken(settings.jwt, {
@@ -82,6 +90,7 @@ export async function startHarness(
     admin: token('platform-admin', undefined, { sub: 'root' }),
     project: () => projector.catchUpOnce(),
     async close() {
+      await workers?.close();
       if (options.runProjector) await projector.stop();
       else await projector.stop().catch(() => undefined);
       await api.close();
