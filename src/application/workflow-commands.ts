@@ -5,7 +5,11 @@
  * tenant) together, so a deployment starts exactly once even when approvers race.
  */
 import { randomUUID } from 'node:crypto';
-import type { AppendRequest, EventStore } from '../core/event-store/event-store.js';
+import {
+  WrongExpectedVersionError,
+  type AppendRequest,
+  type EventStore,
+} from '../core/event-store/event-store.js';
 import {
   decideApprove,
   decideCancel,
@@ -229,13 +233,28 @@ export class WorkflowCommands {
       if (!a.exists) throw notFound('Change request', cmd.approvalId, 'approvalId');
       guard(a.tenantId, a.environment, a.configId);
       const config = await load(this.store, configStream(a.configId), configDecider);
-      const decision = decideApprove(a, {
-        approvalId: cmd.approvalId,
-        approver: ctx.userId,
-        comments: cmd.comments,
-        now: now(),
-        currentVersion: config.state.exists ? config.state.version : 0,
-      });
+      let decision;
+      try {
+        decision = decideApprove(a, {
+          approvalId: cmd.approvalId,
+          approver: ctx.userId,
+          comments: cmd.comments,
+          now: now(),
+          currentVersion: config.state.exists ? config.state.version : 0,
+        });
+      } catch (error) {
+        // The config may look changed only because a racing approver's deployment just landed:
+        // if the request moved too, decide again on its new state.
+        const moved = (await this.store.readStream(approvalStream(cmd.approvalId))).revision;
+        if (error instanceof DomainError && error.code === 'stale' && moved !== approval.revision) {
+          throw new WrongExpectedVersionError(
+            approvalStream(cmd.approvalId),
+            approval.revision,
+            moved,
+          );
+        }
+        throw error;
+      }
       const batch = new Batch(ctx);
       if (decision.approved) {
         const r = decision.request;
@@ -387,17 +406,20 @@ export class WorkflowCommands {
     decide: (s: ApprovalState) => ApprovalEvent[],
     quietIfMissing = false,
   ): Promise<WorkflowResult<ApprovalState>> {
-    const approval = await load(this.store, approvalStream(approvalId), approvalDecider);
-    if (!approval.state.exists) {
-      if (quietIfMissing) return { state: approval.state, position: undefined };
-      throw notFound('Change request', approvalId, 'approvalId');
-    }
-    guard(approval.state.tenantId, approval.state.environment, approval.state.configId);
-    const events = decide(approval.state);
-    const position = await new Batch(ctx)
-      .add(approvalStream(approvalId), approval, events)
-      .commit(this.store);
-    return { state: fold(approvalDecider, approval.state, events), position };
+    // Racing reviewers: the loser re-reads and is told the request is no longer pending.
+    return retryOnConflict(async () => {
+      const approval = await load(this.store, approvalStream(approvalId), approvalDecider);
+      if (!approval.state.exists) {
+        if (quietIfMissing) return { state: approval.state, position: undefined };
+        throw notFound('Change request', approvalId, 'approvalId');
+      }
+      guard(approval.state.tenantId, approval.state.environment, approval.state.configId);
+      const events = decide(approval.state);
+      const position = await new Batch(ctx)
+        .add(approvalStream(approvalId), approval, events)
+        .commit(this.store);
+      return { state: fold(approvalDecider, approval.state, events), position };
+    });
   }
 
   // ---- deployments -----------------------------------------------------------------------

@@ -54,6 +54,7 @@ export type ApprovalEvent =
         approver: string;
         comments: string | null;
         level: number;
+        at: string;
       };
     }
   | {
@@ -88,8 +89,7 @@ export function evolveApproval(state: ApprovalState, event: ApprovalEvent): Appr
         ...state,
         approvers: [
           ...state.approvers,
-          // The time comes from the event's metadata when projected; here only order matters.
-          { userId: event.data.approver, comments: event.data.comments, at: '' },
+          { userId: event.data.approver, comments: event.data.comments, at: event.data.at },
         ],
       };
     case 'ApprovalApproved':
@@ -191,6 +191,7 @@ export function decideApprove(
         approver: cmd.approver,
         comments: cmd.comments,
         level,
+        at: cmd.now.toISOString(),
       },
     },
   ];

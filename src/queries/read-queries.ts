@@ -116,7 +116,7 @@ const auditView = (r: any) => ({
   timestamp: iso(r.timestamp),
 });
 const approvalView = (r: any) => {
-  const mask = (v: string | null) => (r.is_sensitive && v !== null ? MASK : v);
+  const mask = (v: string | null) => (r.sensitive && v !== null ? MASK : v);
   return {
     approvalId: r.approval_id,
     configId: r.config_id,
@@ -170,8 +170,9 @@ export type ApprovalView = ReturnType<typeof approvalView>;
 export type DeploymentView = ReturnType<typeof deploymentView>;
 
 // Sensitivity and key come from the configuration (a request for a new one has neither yet).
-const APPROVALS = `(SELECT a.*, c.key, COALESCE(c.is_sensitive, FALSE) AS is_sensitive
-                     FROM approval_requests a LEFT JOIN configurations c USING (config_id)) x`;
+const APPROVALS = `(SELECT a.*, a.config_key AS key,
+                            (a.is_sensitive OR COALESCE(c.is_sensitive, FALSE)) AS sensitive
+                       FROM approval_requests a LEFT JOIN configurations c USING (config_id)) x`;
 const DEPLOYMENTS = `(SELECT d.*, c.key, COALESCE(c.is_sensitive, FALSE) AS is_sensitive
                        FROM deployments d LEFT JOIN configurations c USING (config_id)) x`;
 

@@ -1,0 +1,427 @@
+import { expect } from 'chai';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import pg from 'pg';
+import request from 'supertest';
+import {
+  deleteKeys,
+  eventCount,
+  startHarness,
+  testSettings,
+  uniqueTenant,
+  type Harness,
+} from '../../test/support/harness.js';
+import {
+  testDatabaseName,
+  testDbConfig,
+  testDbConnectionString,
+} from '../../test/support/test-env.js';
+import { buildServices, createProjector, type Projector, type Services } from '../composition.js';
+import { migrate } from '../infrastructure/migrate.js';
+import { rebuildProjections } from '../../projections/rebuild.js';
+import type { RecordedEvent } from '../core/event-store/event-store.js';
+import {
+  EventImportError,
+  belongsToTenant,
+  exportEvents,
+  importEvents,
+  type ExportedEvent,
+} from './event-transfer.js';
+
+/** Every read table, with its key. */
+const TABLES: Record<string, string> = {
+  tenants: 'tenant_id',
+  configurations: 'config_id',
+  config_versions: 'version_id',
+  audit_logs: 'log_id',
+  approval_requests: 'approval_id',
+  deployments: 'deployment_id',
+  approval_policies: 'tenant_id, environment',
+};
+
+async function snapshot(pool: pg.Pool) {
+  const out: Record<string, unknown[]> = {};
+  for (const [table, key] of Object.entries(TABLES)) {
+    out[table] = (await pool.query(`SELECT * FROM ${table} ORDER BY ${key}`)).rows;
+  }
+  return out;
+}
+
+/** The log as stored, without what the store assigns at append time (recorded_at). */
+async function storedLog(pool: pg.Pool) {
+  const { rows } = await pool.query(
+    `SELECT position, stream_id, stream_revision, event_id, event_type, data, metadata
+       FROM es_events ORDER BY position`,
+  );
+  return rows;
+}
+
+async function exportToString(
+  store: Services['store'],
+  tenantId?: string,
+): Promise<{ text: string; written: number; head: bigint }> {
+  const chunks: string[] = [];
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  const { written, head } = await exportEvents(store, { out, tenantId, pageSize: 97 });
+  return { text: chunks.join(''), written, head };
+}
+
+const linesOf = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as ExportedEvent);
+
+async function readWholeLog(store: Services['store']): Promise<RecordedEvent[]> {
+  const all: RecordedEvent[] = [];
+  for (;;) {
+    const page = await store.readAll({ after: all.at(-1)?.position ?? 0n, limit: 1000 });
+    if (page.length === 0) return all;
+    all.push(...page);
+  }
+}
+
+const auth = (t: string) => ({ Authorization: `Bearer ${t}` });
+
+/**
+ * A varied history: tenants, creates, updates, rollbacks, deletes, restores, an approval policy,
+ * change requests approved (which deploys) and rejected, a direct deployment, a suspended tenant.
+ * No Production: that needs approvals by default.
+ */
+async function history(h: Harness): Promise<string[]> {
+  const tenants: string[] = [];
+  for (let n = 0; n < 3; n++) {
+    const tenantId = uniqueTenant('xfer');
+    tenants.push(tenantId);
+    await request(h.url)
+      .post('/api/v1/tenants')
+      .set(auth(h.admin))
+      .send({ tenantId, name: `T${n}`, tier: 'Professional', metadata: { n } })
+      .expect(201);
+    const editor = h.token('editor', tenantId, { sub: 'alice' });
+    const configIds: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { body } = await request(h.url)
+        .post('/api/v1/configs')
+        .set(auth(editor))
+        .send({
+          tenantId,
+          key: `k${i}`,
+          value: i,
+          type: 'Integer',
+          environment: i % 2 ? 'Staging' : 'Development',
+          tags: ['a', `t${i}`],
+          isSensitive: i === 4,
+        })
+        .expect(201);
+      configIds.push(body.configId);
+      await request(h.url)
+        .put(`/api/v1/configs/${body.configId}`)
+        .set(auth(editor))
+        .send({ value: i * 10, expectedVersion: 1, description: 'd' })
+        .expect(200);
+      if (i % 3 === 0)
+        await request(h.url)
+          .post(`/api/v1/configs/${body.configId}/rollback`)
+          .set(auth(editor))
+          .send({ version: 1 })
+          .expect(200);
+      if (i === 2) {
+        await request(h.url)
+          .delete(`/api/v1/configs/${body.configId}`)
+          .set(auth(editor))
+          .expect(200);
+        await request(h.url)
+          .post(`/api/v1/configs/${body.configId}/restore`)
+          .set(auth(editor))
+          .expect(200);
+      }
+    }
+    // A direct deployment of a Development config: completes at once.
+    await request(h.url)
+      .post('/api/v1/deployments')
+      .set(auth(editor))
+      .send({ configId: configIds[0], value: 99 })
+      .expect(201);
+    if (n === 1) {
+      // Staging changes now need one approval: one request approved (deploys), one rejected.
+      await request(h.url)
+        .put(`/api/v1/tenants/${tenantId}/approval-policies/Staging`)
+        .set(auth(h.token('tenant-admin', tenantId, { sub: 'tadmin' })))
+        .send({ requiredApprovals: 1 })
+        .expect(200);
+      const approver = h.token('approver', tenantId, { sub: 'bob' });
+      const approved = await request(h.url)
+        .post('/api/v1/approvals')
+        .set(auth(editor))
+        .send({ configId: configIds[1], value: 7, description: 'please' })
+        .expect(201);
+      await request(h.url)
+        .post(`/api/v1/approvals/${approved.body.approvalId}/approve`)
+        .set(auth(approver))
+        .send({ comments: 'ok' })
+        .expect(200);
+      const rejected = await request(h.url)
+        .post('/api/v1/approvals')
+        .set(auth(editor))
+        .send({ tenantId, key: 'new.flag', environment: 'Staging', type: 'Boolean', value: true })
+        .expect(201);
+      await request(h.url)
+        .post(`/api/v1/approvals/${rejected.body.approvalId}/reject`)
+        .set(auth(approver))
+        .send({ comments: 'no' })
+        .expect(200);
+    }
+    await request(h.url)
+      .patch(`/api/v1/tenants/${tenantId}`)
+      .set(auth(h.admin))
+      .send({ status: n === 2 ? 'Suspended' : 'Active', contactEmail: 'ops@example.com' })
+      .expect(200);
+  }
+  return tenants;
+}
+
+/** One NDJSON line of a made-up event. */
+function line(streamId: string, revision: number, extra: Partial<ExportedEvent> = {}): string {
+  return JSON.stringify({
+    position: '1',
+    streamId,
+    revision: String(revision),
+    id: randomUUID(),
+    type: 'TransferTestEvent',
+    data: { n: revision },
+    metadata: { timestamp: new Date().toISOString(), schemaVersion: 1, userId: 'tester' },
+    recordedAt: new Date().toISOString(),
+    ...extra,
+  });
+}
+
+describe('event export / import (integration)', function () {
+  this.timeout(60_000);
+  const restoreDb = `${testDatabaseName}_restore_${randomBytes(3).toString('hex')}`;
+  let h: Harness;
+  let created = false;
+  let target: Services;
+  let targetProjector: Projector;
+  let tenants: string[];
+
+  async function admin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
+    // Any database of the server will do for CREATE/DROP DATABASE: use this run's.
+    const client = new pg.Client(testDbConfig);
+    await client.connect();
+    try {
+      return await run(client);
+    } finally {
+      await client.end();
+    }
+  }
+
+  before(async function () {
+    h = await startHarness();
+    await admin((c) => c.query(`CREATE DATABASE "${restoreDb}"`));
+    created = true;
+    await migrate({ ...testDbConfig, database: restoreDb });
+    const settings = testSettings({
+      ConnectionStrings__PostgreSQL: testDbConnectionString.replace(
+        `Database=${testDatabaseName}`,
+        `Database=${restoreDb}`,
+      ),
+    });
+    target = await buildServices(settings, { poolSize: 5 });
+    targetProjector = createProjector(target);
+    tenants = await history(h);
+  });
+
+  after(async function () {
+    await targetProjector?.stop().catch(() => undefined);
+    if (target) {
+      await deleteKeys(target.settings.redisKeyPrefix);
+      await target.close();
+    }
+    await h?.close();
+    if (created) await admin((c) => c.query(`DROP DATABASE IF EXISTS "${restoreDb}" WITH (FORCE)`));
+  });
+
+  it('restores the whole log into an empty store; rebuilt projections equal the live tables', async function () {
+    await h.project();
+    const live = await snapshot(h.services.pool);
+    expect(live.configurations!.length).to.be.greaterThan(10);
+    expect(live.deployments!.length).to.be.greaterThan(2);
+    expect(live.approval_requests!.length).to.be.greaterThan(1);
+    expect(live.approval_policies!.length).to.be.greaterThan(0);
+
+    const progress: number[] = [];
+    const chunks: string[] = [];
+    const out = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(chunk.toString('utf8'));
+        callback();
+      },
+    });
+    const exported = await exportEvents(h.services.store, {
+      out,
+      pageSize: 50,
+      onProgress: (p) => void progress.push(p.written),
+    });
+    const text = chunks.join('');
+    const events = linesOf(text);
+    // The whole log, in global order (this run's database holds other test files' events too).
+    const log = await readWholeLog(h.services.store);
+    expect(exported.written).to.equal(log.length);
+    expect(events.map((e) => e.id)).to.deep.equal(log.map((e) => e.id));
+    expect(events[0]).to.have.keys([
+      'position',
+      'streamId',
+      'revision',
+      'id',
+      'type',
+      'data',
+      'metadata',
+      'recordedAt',
+    ]);
+    expect(events.map((e) => e.position)).to.deep.equal(log.map((e) => e.position.toString()));
+    expect(progress.at(-1)).to.equal(log.length);
+    expect(progress.length).to.be.greaterThan(1);
+
+    expect(await target.store.headPosition()).to.equal(0n);
+    const imported = await importEvents(target.store, { input: Readable.from([text]) });
+    expect(imported.events).to.equal(log.length);
+
+    // Same events, same ids, streams, revisions and, into an empty store, the same positions.
+    expect(await storedLog(target.pool)).to.deep.equal(await storedLog(h.services.pool));
+
+    await rebuildProjections(target, targetProjector, []);
+    const restored = await snapshot(target.pool);
+    expect(restored).to.deep.equal(live);
+  });
+
+  it('importing the same file again appends nothing', async function () {
+    const { text } = await exportToString(h.services.store);
+    const before = await target.pool.query('SELECT count(*)::int AS n FROM es_events');
+    // The target may already hold this log (previous test); import it so it surely does.
+    await importEvents(target.store, { input: Readable.from([text]) });
+    const once = (await target.pool.query('SELECT count(*)::int AS n FROM es_events')).rows[0].n;
+    expect(once).to.be.at.least(before.rows[0].n);
+    const head = await target.store.headPosition();
+    const again = await importEvents(target.store, {
+      // Split mid-line on purpose: lines are reassembled from any chunking.
+      input: Readable.from([text.slice(0, 1001), text.slice(1001)]),
+    });
+    expect(again.events).to.equal(linesOf(text).length);
+    const twice = (await target.pool.query('SELECT count(*)::int AS n FROM es_events')).rows[0].n;
+    expect(twice).to.equal(once);
+    expect(await target.store.headPosition()).to.equal(head);
+  });
+
+  it('exports one tenant: all of its events and nothing else, importable on their own', async function () {
+    const tenantId = tenants[1]!;
+    const { text, written, head } = await exportToString(h.services.store, tenantId);
+    const events = linesOf(text);
+    const expected = (await readWholeLog(h.services.store)).filter(
+      (e) => e.position <= head && belongsToTenant(e, tenantId),
+    );
+    expect(written).to.equal(expected.length);
+    expect(events.map((e) => e.id)).to.deep.equal(expected.map((e) => e.id));
+    const streams = new Set(events.map((e) => e.streamId.replace(/-.*$/, '-')));
+    expect([...streams].sort()).to.deep.equal(['approval-', 'config-', 'deployment-', 'tenant-']);
+    for (const e of events) {
+      expect(
+        e.streamId === `tenant-${tenantId}` ||
+          (e.data as { tenantId?: string }).tenantId === tenantId,
+      ).to.equal(true);
+    }
+    // Every stream is whole (revisions 0..n), so the export restores into an empty store.
+    const revisions = new Map<string, number[]>();
+    for (const e of events) {
+      revisions.set(e.streamId, [...(revisions.get(e.streamId) ?? []), Number(e.revision)]);
+    }
+    for (const [streamId, revs] of revisions) {
+      expect(revs, streamId).to.deep.equal(revs.map((_, i) => i));
+      expect((await h.services.store.readStream(streamId)).events.length, streamId).to.equal(
+        revs.length,
+      );
+    }
+    // Another tenant's events are not in it.
+    expect(events.some((e) => belongsToTenant(e, tenants[0]!))).to.equal(false);
+  });
+
+  it('stops at a malformed line, naming it: the events before it are in, none after', async function () {
+    const before = await eventCount(h);
+    const first = `xfer-a-${randomUUID()}`;
+    const second = `xfer-b-${randomUUID()}`;
+    const text = [
+      line(first, 0),
+      line(first, 1),
+      '',
+      line(first, 2),
+      '{"position": "9", "streamId": ',
+      line(second, 0),
+      line(second, 1),
+    ].join('\n');
+    let error: unknown;
+    try {
+      await importEvents(h.services.store, { input: Readable.from([text]) });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).to.be.instanceOf(EventImportError);
+    expect((error as EventImportError).line).to.equal(5);
+    expect((error as Error).message).to.match(/^line 5: not valid JSON/);
+    expect((await h.services.store.readStream(first)).events).to.have.length(3);
+    expect((await h.services.store.readStream(second)).events).to.have.length(0);
+    expect(await eventCount(h)).to.equal(before + 3);
+  });
+
+  it('names the line and the field when one is missing or wrong; a dry run appends nothing', async function () {
+    const before = await eventCount(h);
+    const stream = `xfer-c-${randomUUID()}`;
+    const missing = JSON.parse(line(stream, 1)) as Record<string, unknown>;
+    delete missing.type;
+    const cases: [string, RegExp][] = [
+      [JSON.stringify(missing), /^line 2: missing field 'type'$/],
+      [line(stream, 1, { id: 'not-a-uuid' }), /^line 2: 'id' must be a UUID$/],
+      [line(stream, 1, { revision: '-1' }), /^line 2: 'revision' must be a non-negative integer/],
+      ['[1, 2]', /^line 2: expected a JSON object/],
+    ];
+    for (const [bad, message] of cases) {
+      let error: unknown;
+      try {
+        await importEvents(h.services.store, {
+          input: Readable.from([`${line(stream, 0)}\n${bad}\n${line(stream, 2)}\n`]),
+          dryRun: true,
+        });
+      } catch (e) {
+        error = e;
+      }
+      expect((error as Error).message).to.match(message);
+    }
+    expect(await eventCount(h)).to.equal(before);
+  });
+
+  it('into a non-empty store, fails naming the stream when revisions do not line up', async function () {
+    const stream = `xfer-d-${randomUUID()}`;
+    await importEvents(h.services.store, {
+      input: Readable.from([`${line(stream, 0)}\n${line(stream, 1)}\n`]),
+    });
+    // Other events claiming revision 1 (the stream is at 1 already) …
+    let error: unknown;
+    try {
+      await importEvents(h.services.store, {
+        input: Readable.from([`${line(stream, 1)}\n${line(stream, 2)}\n`]),
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).to.be.instanceOf(EventImportError);
+    expect((error as Error).message).to.include(`stream '${stream}' is at revision 1`);
+    expect((error as Error).message).to.match(/^line 1: /);
+    // … while a file that continues the stream where it ends goes in.
+    await importEvents(h.services.store, { input: Readable.from([`${line(stream, 2)}\n`]) });
+    expect((await h.services.store.readStream(stream)).revision).to.equal(2n);
+  });
+});

@@ -1,0 +1,80 @@
+// Exports the event log (the source of truth) as NDJSON, for backups and moves:
+//   npm run events:export -- [--tenant <id>] [--out events.ndjson]
+// Without --out the NDJSON goes to stdout; progress goes to stderr. With --out the file is written
+// as <file>.partial and renamed when complete, so a failed export never looks like a good backup.
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { buildServices } from '../composition.js';
+import { createLogger } from '../infrastructure/logger.js';
+import { exportEvents } from '../application/event-transfer.js';
+import { settingsOrExit } from './run.js';
+
+const USAGE = 'usage: npm run events:export -- [--tenant <id>] [--out <file.ndjson>]';
+const say = (msg: string) => process.stderr.write(`${msg}\n`);
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      tenant: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+} catch (error) {
+  say(`${(error as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+if (args.help) {
+  say(USAGE);
+  process.exit(0);
+}
+
+const settings = settingsOrExit();
+// stdout may carry the export: logs go to stderr.
+const logger = pino(
+  { name: 'events-export', level: createLogger(settings.logLevel).level },
+  pino.destination({ dest: 2, sync: true }),
+);
+const services = await buildServices(settings, { logger, poolSize: 2 });
+const target = args.out;
+const partial = target ? `${target}.partial` : undefined;
+const out = partial ? createWriteStream(partial) : process.stdout;
+let exitCode = 0;
+try {
+  let reported = 0;
+  const { written, head } = await exportEvents(services.store, {
+    tenantId: args.tenant,
+    out,
+    onProgress: ({ written, position, head }) => {
+      if (written - reported >= 1000) {
+        reported = written;
+        say(`exported ${written} events (position ${position} of ${head})`);
+      }
+    },
+  });
+  if (partial && target) {
+    out.end();
+    await finished(out);
+    await rename(partial, target);
+  }
+  say(
+    `exported ${written} events${args.tenant ? ` of tenant '${args.tenant}'` : ''} ` +
+      `(log head ${head})${target ? ` to ${target}` : ''}`,
+  );
+} catch (error) {
+  exitCode = 1;
+  say(`export failed: ${(error as Error).message}`);
+  if (partial) {
+    out.destroy();
+    await rm(partial, { force: true }).catch(() => undefined);
+  }
+} finally {
+  await services.close();
+}
+process.exitCode = exitCode;
