@@ -6,7 +6,7 @@
  * a pre-rendered buffer. Everything else (misses, read-your-writes waits) goes async.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authorize, type Authenticator } from './auth.js';
+import { authorize, type Authenticator, type Principal } from './auth.js';
 import { HttpProblem, toProblem, writeProblem } from './problem.js';
 import {
   envBody,
@@ -20,6 +20,7 @@ import { REDIS_CACHE_PROJECTION } from '../../projections/redis-cache.js';
 
 const PREFIX = '/api/v1/tenants/';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$/;
+const MAX_ROUTES = 10_000;
 
 export interface HotReadObserver {
   /** Called once per answered read, with the time spent and where the data came from. */
@@ -109,18 +110,25 @@ export function createHotReadHandler(deps: {
       );
       return;
     }
-    if (etagMatches(req.headers['if-none-match'], rendered.etag)) {
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rendered.etag)) {
       res.writeHead(304, { ETag: rendered.etag, 'Cache-Control': 'no-cache' });
       res.end();
       observer?.served(performance.now() - started, source, 304);
       return;
     }
-    res.writeHead(200, {
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': rendered.body.length,
-      ETag: rendered.etag,
-      'Cache-Control': 'no-cache',
-    });
+    // Headers are built once per rendered body (flat [name, value, …] form).
+    rendered.headers ??= [
+      'Content-Type',
+      'application/json; charset=utf-8',
+      'Content-Length',
+      String(rendered.body.length),
+      'ETag',
+      rendered.etag,
+      'Cache-Control',
+      'no-cache',
+    ];
+    res.writeHead(200, rendered.headers);
     res.end(req.method === 'HEAD' ? undefined : rendered.body);
     observer?.served(performance.now() - started, source, 200);
   }
@@ -132,11 +140,37 @@ export function createHotReadHandler(deps: {
     observer?.served(performance.now() - started, 'error', problem.status);
   }
 
+  const routes = new Map<string, Route>();
+
+  /**
+   * Keep-alive clients send the same Authorization header on every request: remember the last one
+   * per connection, so a hit compares one string instead of hashing the token.
+   */
+  const lastAuth = new WeakMap<object, { header: string; principal: Principal }>();
+  function principalFor(req: IncomingMessage): Principal {
+    const header = req.headers.authorization;
+    const memo = lastAuth.get(req.socket);
+    if (memo && header === memo.header && memo.principal.expiresAt > Date.now()) {
+      return memo.principal;
+    }
+    const principal = auth.authenticate(header);
+    lastAuth.set(req.socket, { header: header!, principal });
+    return principal;
+  }
+
   /** Returns false when the request is not a hot read (Express takes it). */
   return function handle(req: IncomingMessage, res: ServerResponse): boolean {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || !req.url) return false;
-    const route = matchHotRead(req.url);
-    if (!route) return false;
+    let route = routes.get(req.url);
+    if (!route) {
+      route = matchHotRead(req.url);
+      if (!route) return false;
+      // Only valid routes are remembered, so a cached one needs no more checks.
+      if (NAME.test(route.tenantId) && NAME.test(route.environment)) {
+        if (routes.size >= MAX_ROUTES) routes.clear();
+        routes.set(req.url, route);
+      }
+    }
     const started = performance.now();
     try {
       if (!NAME.test(route.tenantId)) {
@@ -149,7 +183,7 @@ export function createHotReadHandler(deps: {
           field: 'environment',
         });
       }
-      const principal = auth.authenticate(req.headers.authorization);
+      const principal = principalFor(req);
       authorize(principal, 'read', route.tenantId, route.environment);
       const minPosition =
         route.query.includes('minPosition') || req.headers['x-min-position'] !== undefined

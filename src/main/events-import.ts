@@ -60,11 +60,14 @@ try {
     onProgress: reporter('checked'),
   });
   say(`checked ${checked.events} events in ${file}`);
+  const headBefore = await services.store.headPosition();
   const { events } = await importEvents(services.store, {
     input: createReadStream(file),
     onProgress: reporter('imported'),
   });
-  say(`imported ${events} events (events already in the store, by id, were left as they were)`);
+  // Events already in the store (same ids) are skipped, so a re-run moves the head by nothing.
+  const headAfter = await services.store.headPosition();
+  say(`imported ${events} events; log head ${headBefore} -> ${headAfter}`);
   if (projector) {
     await rebuildProjections(services, projector, [], say);
     say('projections rebuilt');

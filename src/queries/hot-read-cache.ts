@@ -33,6 +33,8 @@ export interface EnvSnapshot {
   body: Buffer;
   /** Pre-rendered bodies of single keys, made on first use. */
   keyBodies: Map<string, Rendered>;
+  /** The whole environment as most clients get it (with its headers, once built). */
+  stable?: Rendered;
   /** Whole-environment bodies per set of keys a client sees on the canary side. */
   envVariants: Map<string, Rendered>;
   expiresAt: number;
@@ -44,6 +46,8 @@ export type CacheSource = 'local' | 'redis' | 'postgres';
 export interface Rendered {
   body: Buffer;
   etag: string;
+  /** Response headers, built on first use. */
+  headers?: string[];
 }
 
 const DISCONNECTED_TTL_MS = 1000;
@@ -279,7 +283,8 @@ function renderEnv(snap: EnvSnapshot, canarySide: Set<string>): Buffer {
  * one pre-rendered body; otherwise the variant for the keys this client sees on the canary side.
  */
 export function envBody(snap: EnvSnapshot, clientId: string | undefined): Rendered {
-  if (!clientId || snap.canaries.size === 0) return { body: snap.body, etag: snap.etag };
+  if (!clientId || snap.canaries.size === 0)
+    return (snap.stable ??= { body: snap.body, etag: snap.etag });
   const side = new Set<string>();
   for (const [k, c] of snap.canaries)
     if (snap.entries.has(k) && onCanary(clientId, c.id, c.percentage)) side.add(k);
