@@ -4,7 +4,7 @@
  */
 import type { RecordedEvent } from '../src/core/event-store/event-store.js';
 import { MASK } from '../src/domain/values.js';
-import { utc, type PostgresProjection } from './projection.js';
+import { eventTime, type PostgresProjection } from './projection.js';
 
 interface AuditFields {
   tenantId?: string;
@@ -50,7 +50,7 @@ export function auditRow(e: RecordedEvent) {
     e.metadata.traceId ?? null,
     d.environment ?? d.targetEnvironment ?? null,
     JSON.stringify(details),
-    utc(e.recordedAt),
+    eventTime(e),
   ];
 }
 

@@ -13,3 +13,10 @@ export interface PostgresProjection {
 
 /** Spec TIMESTAMP columns hold UTC wall time. */
 export const utc = (date: Date | string) => (typeof date === 'string' ? date : date.toISOString());
+
+/**
+ * When an event happened: the time its command was decided (metadata), which export and import
+ * keep, so a restored log rebuilds identical rows. The store's own recording time is the fallback.
+ */
+export const eventTime = (e: RecordedEvent): string =>
+  typeof e.metadata.timestamp === 'string' ? e.metadata.timestamp : e.recordedAt.toISOString();

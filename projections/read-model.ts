@@ -15,7 +15,7 @@ import {
   DEPLOYMENT_PREFIX,
   TENANT_PREFIX,
 } from '../src/application/streams.js';
-import { utc, type PostgresProjection } from './projection.js';
+import { eventTime, utc, type PostgresProjection } from './projection.js';
 
 const TENANT_COLUMNS: Record<string, string> = {
   name: 'name',
@@ -28,7 +28,7 @@ const TENANT_COLUMNS: Record<string, string> = {
 };
 
 async function applyTenant(client: pg.PoolClient, e: RecordedEvent, event: TenantEvent) {
-  const at = utc(e.recordedAt);
+  const at = eventTime(e);
   switch (event.type) {
     case 'TenantCreated': {
       const d = event.data;
@@ -107,7 +107,7 @@ const CHANGE_TYPE: Record<string, string> = {
 async function applyConfig(client: pg.PoolClient, e: RecordedEvent, event: ConfigurationEvent) {
   // A deployment holding or releasing the config is not a version; the deployments table shows it.
   if (!isVersioned(event)) return;
-  const at = utc(e.recordedAt);
+  const at = eventTime(e);
   const d = event.data;
   const user = e.metadata.userId ?? 'system';
   const pos = e.position.toString();
@@ -210,7 +210,7 @@ async function applyConfig(client: pg.PoolClient, e: RecordedEvent, event: Confi
 }
 
 async function applyApproval(client: pg.PoolClient, e: RecordedEvent, event: ApprovalEvent) {
-  const at = utc(e.recordedAt);
+  const at = eventTime(e);
   const id = event.data.approvalId;
   const resolve = (status: string, by: string | null, comments: string | null) =>
     client.query(
@@ -252,13 +252,7 @@ async function applyApproval(client: pg.PoolClient, e: RecordedEvent, event: App
                 approvers = approvers || jsonb_build_array(jsonb_build_object(
                   'userId', $3::text, 'comments', $4::text, 'at', $5::text))
           WHERE approval_id = $1`,
-        [
-          id,
-          event.data.level,
-          event.data.approver,
-          event.data.comments,
-          e.recordedAt.toISOString(),
-        ],
+        [id, event.data.level, event.data.approver, event.data.comments, event.data.at],
       );
       return;
     case 'ApprovalApproved':
@@ -311,7 +305,7 @@ async function updateMetrics(
 }
 
 async function applyDeployment(client: pg.PoolClient, e: RecordedEvent, event: DeploymentEvent) {
-  const at = utc(e.recordedAt);
+  const at = eventTime(e);
   const id = event.data.deploymentId;
   switch (event.type) {
     case 'DeploymentStarted': {

@@ -21,6 +21,7 @@ import { isVersioned, type ConfigurationEvent } from '../src/domain/configuratio
 import type { DeploymentEvent } from '../src/domain/deployment.js';
 import { CONFIG_PREFIX, DEPLOYMENT_PREFIX } from '../src/application/streams.js';
 import type { RedisKeys } from '../src/infrastructure/redis.js';
+import { eventTime } from './projection.js';
 
 export const REDIS_CACHE_PROJECTION = 'redis-cache';
 
@@ -108,7 +109,7 @@ export function cacheOps(e: RecordedEvent): { field: string; entry: string }[] {
       value: d.value,
       type: d.type,
       version: d.version,
-      updatedAt: e.recordedAt.toISOString(),
+      updatedAt: eventTime(e),
     };
     return [{ field: d.key, entry: JSON.stringify(entry) }];
   }

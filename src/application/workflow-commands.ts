@@ -514,6 +514,17 @@ export class WorkflowCommands {
   ): Promise<WorkflowResult<DeploymentState>> {
     const d = requireDeployment(deployment.state, '');
     const config = await load(this.store, configStream(d.configId), configDecider);
+    if (config.state.exists && config.state.activeDeploymentId !== d.deploymentId) {
+      // Another completion (a second job, a promote) landed between the two reads: re-read.
+      const now = (await this.store.readStream(deploymentStream(d.deploymentId))).revision;
+      if (now !== deployment.revision) {
+        throw new WrongExpectedVersionError(
+          deploymentStream(d.deploymentId),
+          deployment.revision,
+          now,
+        );
+      }
+    }
     const configEvents = decideCompleteDeployment(config.state, {
       configId: d.configId,
       deploymentId: d.deploymentId,

@@ -35,6 +35,8 @@ export interface EnvSnapshot {
   keyBodies: Map<string, Rendered>;
   /** The whole environment as most clients get it (with its headers, once built). */
   stable?: Rendered;
+  /** Hash of the running canaries and their shares: part of the ETags of bodies naming them. */
+  canaryTag?: string;
   /** Whole-environment bodies per set of keys a client sees on the canary side. */
   envVariants: Map<string, Rendered>;
   expiresAt: number;
@@ -283,20 +285,27 @@ function renderEnv(snap: EnvSnapshot, canarySide: Set<string>): Buffer {
  * one pre-rendered body; otherwise the variant for the keys this client sees on the canary side.
  */
 export function envBody(snap: EnvSnapshot, clientId: string | undefined): Rendered {
-  if (!clientId || snap.canaries.size === 0)
-    return (snap.stable ??= { body: snap.body, etag: snap.etag });
+  if (snap.canaries.size === 0) return (snap.stable ??= { body: snap.body, etag: snap.etag });
+  // The body names the running canaries, so they (and their shares) are part of every ETag.
+  snap.canaryTag ??= shortHash(
+    [...snap.canaries]
+      .map(([k, c]) => `${k}=${c.id}@${c.percentage}`)
+      .sort()
+      .join(','),
+  );
+  const base = `${snap.etag.slice(1, -1)}-${snap.canaryTag}`;
+  if (!clientId) return (snap.stable ??= { body: snap.body, etag: `"${base}"` });
   const side = new Set<string>();
-  for (const [k, c] of snap.canaries)
+  for (const [k, c] of snap.canaries) {
     if (snap.entries.has(k) && onCanary(clientId, c.id, c.percentage)) side.add(k);
+  }
   const variant = [...side].sort().join('\u0000');
   let rendered = snap.envVariants.get(variant);
   if (!rendered) {
     rendered = {
       body: renderEnv(snap, side),
       // Clients on different sides must not share an ETag.
-      etag: side.size
-        ? `"${snap.etag.slice(1, -1)}-c${side.size}-${shortHash(variant)}"`
-        : snap.etag,
+      etag: side.size ? `"${base}-c${shortHash(variant)}"` : `"${base}"`,
     };
     if (snap.envVariants.size < 1024) snap.envVariants.set(variant, rendered);
   }
@@ -326,7 +335,8 @@ export function keyBody(snap: EnvSnapshot, key: string, clientId?: string): Rend
   if (!e) return undefined;
   const served = side === 'canary' ? canary! : e;
   rendered = {
-    etag: side === 'canary' ? `"${e.version}-${canary!.id}"` : `"${e.version}"`,
+    // The body names the deployment and the side, so both are part of the ETag.
+    etag: side ? `"${e.version}-${canary!.id}-${side}"` : `"${e.version}"`,
     body: Buffer.from(
       JSON.stringify({
         tenantId: snap.tenantId,

@@ -263,6 +263,8 @@ export class ReadQueries {
     tenantId?: string;
     status?: string;
     environment?: string;
+    /** A token limited to some environments sees only those. */
+    environments?: string[] | null;
     configId?: string;
     page: number;
     pageSize: number;
@@ -272,6 +274,8 @@ export class ReadQueries {
     if (filter.tenantId) where.push(`tenant_id = $${args.push(filter.tenantId)}`);
     if (filter.status) where.push(`status = $${args.push(filter.status)}`);
     if (filter.environment) where.push(`target_environment = $${args.push(filter.environment)}`);
+    if (filter.environments)
+      where.push(`target_environment = ANY($${args.push(filter.environments)})`);
     if (filter.configId) where.push(`config_id = $${args.push(filter.configId)}`);
     return this.page(APPROVALS, where, args, 'created_at DESC, approval_id', filter, approvalView);
   }
@@ -287,6 +291,8 @@ export class ReadQueries {
     tenantId?: string;
     status?: string;
     environment?: string;
+    /** A token limited to some environments sees only those. */
+    environments?: string[] | null;
     configId?: string;
     page: number;
     pageSize: number;
@@ -296,6 +302,7 @@ export class ReadQueries {
     if (filter.tenantId) where.push(`tenant_id = $${args.push(filter.tenantId)}`);
     if (filter.status) where.push(`status = $${args.push(filter.status)}`);
     if (filter.environment) where.push(`environment = $${args.push(filter.environment)}`);
+    if (filter.environments) where.push(`environment = ANY($${args.push(filter.environments)})`);
     if (filter.configId) where.push(`config_id = $${args.push(filter.configId)}`);
     return this.page(
       DEPLOYMENTS,

@@ -10,7 +10,7 @@ import { planOf } from '../../domain/deployment.js';
 import { DomainError } from '../../domain/errors.js';
 import type { ApprovalState } from '../../domain/approval.js';
 import type { DeploymentState } from '../../domain/deployment.js';
-import { authorize, type Capability, type Principal } from '../auth.js';
+import { authorize, isPlatformAdmin, type Capability, type Principal } from '../auth.js';
 import { commandContext, principalOf, sendCommandResult } from '../context.js';
 import { HttpProblem, fromZod } from '../problem.js';
 import {
@@ -43,6 +43,12 @@ const guard =
       throw error;
     }
   };
+
+/** The environments a token is limited to (null: all of the tenant's). */
+function limitedEnvironments(res: Response): string[] | null {
+  const p = principalOf(res);
+  return isPlatformAdmin(p) ? null : p.environments;
+}
 
 function approvalBody(state: ApprovalState) {
   if (!state.exists) return {};
@@ -137,7 +143,7 @@ export function workflowRoutes(s: Services): Router {
     const q = parse(approvalsQuery, req.query);
     authorize(principalOf(res), 'read', q.tenantId, q.environment);
     await waitIfAsked(req);
-    res.json(await s.queries.approvals(q));
+    res.json(await s.queries.approvals({ ...q, environments: limitedEnvironments(res) }));
   });
 
   r.get('/approvals/:approvalId', async (req, res) => {
@@ -190,7 +196,7 @@ export function workflowRoutes(s: Services): Router {
     const q = parse(deploymentsQuery, req.query);
     authorize(principalOf(res), 'read', q.tenantId, q.environment);
     await waitIfAsked(req);
-    res.json(await s.queries.deployments(q));
+    res.json(await s.queries.deployments({ ...q, environments: limitedEnvironments(res) }));
   });
 
   r.get('/deployments/:deploymentId', async (req, res) => {
