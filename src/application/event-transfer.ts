@@ -12,7 +12,6 @@
  * `recordedAt` becomes the time of the import. `metadata.timestamp` (when the command was decided)
  * is preserved.
  */
-import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import {
@@ -77,7 +76,10 @@ export interface ExportProgress {
 export interface ExportOptions {
   /** Only this tenant's events: stream `tenant-{id}` and every event with `data.tenantId === id`. */
   tenantId?: string;
-  /** Where the NDJSON goes. Not ended: the caller owns it. */
+  /**
+   * Where the NDJSON goes. Not ended: the caller owns it (and should listen for 'error'; a failed
+   * write also rejects the export).
+   */
   out: Writable;
   /** Called after every page (and once at the end). */
   onProgress?: (progress: ExportProgress) => void | Promise<void>;
@@ -129,8 +131,11 @@ export async function exportEvents(
   return { written, head };
 }
 
-async function write(out: Writable, chunk: string): Promise<void> {
-  if (!out.write(chunk)) await once(out, 'drain');
+/** Resolves once the chunk is handed on (so memory stays bounded), rejects on a write error. */
+function write(out: Writable, chunk: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    out.write(chunk, (error) => (error ? reject(error) : resolve()));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,7 +154,7 @@ export class EventImportError extends Error {
 }
 
 export interface ImportProgress {
-  /** Lines read so far. */
+  /** Line of the last event imported. */
   lines: number;
   /** Events imported so far (appended, or found already there by their ids). */
   events: number;
@@ -183,7 +188,6 @@ interface Parsed {
 
 interface Batch {
   streamId: string;
-  firstLine: number;
   firstRevision: bigint;
   lastRevision: bigint;
   chars: number;
@@ -221,12 +225,13 @@ export async function importEvents(
     batch = undefined;
     if (!options.dryRun) await appendBatch(store, b);
     events += b.items.length;
-    await options.onProgress?.({ lines: lineNo, events });
+    await options.onProgress?.({ lines: b.items[b.items.length - 1]!.line, events });
   };
 
   try {
-    for await (const text of lines) {
+    for await (const raw of lines) {
       lineNo += 1;
+      const text = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
       if (text.trim() === '') continue;
       let parsed: Parsed;
       try {
@@ -246,7 +251,6 @@ export async function importEvents(
         await flush();
         batch = {
           streamId: parsed.streamId,
-          firstLine: lineNo,
           firstRevision: parsed.revision,
           lastRevision: parsed.revision,
           chars: 0,

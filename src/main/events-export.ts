@@ -2,8 +2,7 @@
 //   npm run events:export -- [--tenant <id>] [--out events.ndjson]
 // Without --out the NDJSON goes to stdout; progress goes to stderr. With --out the file is written
 // as <file>.partial and renamed when complete, so a failed export never looks like a good backup.
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -36,15 +35,26 @@ if (args.help) {
 }
 
 const settings = settingsOrExit();
+const target = args.out;
+const partial = target ? `${target}.partial` : undefined;
+// Open the file first: a bad path fails before anything connects.
+let file;
+try {
+  file = partial ? await open(partial, 'w') : undefined;
+} catch (error) {
+  say(`export failed: ${(error as Error).message}`);
+  process.exit(1);
+}
+const out = file ? file.createWriteStream() : process.stdout;
+// Write errors (a full disk, a closed pipe) reject the export's pending write; do not crash here.
+out.on('error', () => undefined);
+
 // stdout may carry the export: logs go to stderr.
 const logger = pino(
   { name: 'events-export', level: createLogger(settings.logLevel).level },
   pino.destination({ dest: 2, sync: true }),
 );
 const services = await buildServices(settings, { logger, poolSize: 2 });
-const target = args.out;
-const partial = target ? `${target}.partial` : undefined;
-const out = partial ? createWriteStream(partial) : process.stdout;
 let exitCode = 0;
 try {
   let reported = 0;
