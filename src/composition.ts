@@ -13,6 +13,8 @@ import { PostgresEventStore } from './core/event-store/postgres/postgres-event-s
 import { createPool } from './infrastructure/postgres.js';
 import { createRedis, RedisKeys } from './infrastructure/redis.js';
 import { createLogger, type Logger } from './infrastructure/logger.js';
+import { createMetrics, type Metrics } from './infrastructure/metrics.js';
+import { instrumentAppends } from './core/event-store/instrumented.js';
 import { TenantCommands } from './application/tenant-commands.js';
 import { ConfigCommands } from './application/config-commands.js';
 import { WorkflowCommands } from './application/workflow-commands.js';
@@ -20,7 +22,7 @@ import { ReadQueries } from './queries/read-queries.js';
 import { ProjectionProgress } from './queries/projection-progress.js';
 import { HotReadCache } from './queries/hot-read-cache.js';
 import { Authenticator } from './api/auth.js';
-import { createHotReadHandler, type HotReadObserver } from './api/hot-read.js';
+import { HOT_ENV_ROUTE, HOT_KEY_ROUTE, createHotReadHandler } from './api/hot-read.js';
 import { HttpProblem, errorHandler } from './api/problem.js';
 import { correlationIdOf, traceIdOf } from './api/context.js';
 import { healthRoutes } from './api/routes/health.js';
@@ -29,11 +31,11 @@ import { configRoutes } from './api/routes/configs.js';
 import { auditRoutes } from './api/routes/audit.js';
 import { workflowRoutes } from './api/routes/workflows.js';
 import { ADMIN_QUEUES_PATH, adminQueues } from './api/admin-queues.js';
-import { Queues } from './jobs/queues.js';
+import { Queues, queueCounts } from './jobs/queues.js';
 import { PostgresProjectionRunner } from '../projections/runner.js';
 import { readModelProjection } from '../projections/read-model.js';
 import { auditLogProjection } from '../projections/audit-log.js';
-import { RedisCacheProjection } from '../projections/redis-cache.js';
+import { REDIS_CACHE_PROJECTION, RedisCacheProjection } from '../projections/redis-cache.js';
 
 export interface Services {
   settings: Settings;
@@ -48,6 +50,7 @@ export interface Services {
   queries: ReadQueries;
   progress: ProjectionProgress;
   auth: Authenticator;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -73,7 +76,22 @@ export async function buildServices(
     commandTimeout: 1000,
   });
   const keys = new RedisKeys(settings.redisKeyPrefix);
-  const store = await createEventStore(settings, pool);
+  const metrics = createMetrics();
+  const store = instrumentAppends(await createEventStore(settings, pool), metrics.appendObserved);
+  const progress = new ProjectionProgress(pool, redis, keys, settings.readYourWritesTimeoutMs);
+  metrics.sources.eventStoreUp = () =>
+    withTimeout(store.ping(), 2000).then(
+      () => true,
+      () => false,
+    );
+  metrics.sources.projectionLag = () => projectionLag(pool, store, progress);
+  metrics.sources.activeCounts = async () => {
+    const { rows } = await pool.query<{ tenants: number; configurations: number }>(
+      `SELECT (SELECT count(*)::int FROM tenants WHERE deleted_at IS NULL) AS tenants,
+              (SELECT count(*)::int FROM configurations WHERE deleted_at IS NULL) AS configurations`,
+    );
+    return rows[0]!;
+  };
   const limits = { maxConfigsPerTenant: settings.maxConfigsPerTenant };
   return {
     settings,
@@ -84,21 +102,56 @@ export async function buildServices(
     store,
     tenantCommands: new TenantCommands(store),
     configCommands: new ConfigCommands(store, limits),
-    workflow: new WorkflowCommands(store, {
-      ...limits,
-      approvalExpiryMs: settings.approvalExpiry.defaultMs,
-      approvalMinExpiryMs: settings.approvalExpiry.minMs,
-      approvalMaxExpiryMs: settings.approvalExpiry.maxMs,
-    }),
+    workflow: new WorkflowCommands(
+      store,
+      {
+        ...limits,
+        approvalExpiryMs: settings.approvalExpiry.defaultMs,
+        approvalMinExpiryMs: settings.approvalExpiry.minMs,
+        approvalMaxExpiryMs: settings.approvalExpiry.maxMs,
+      },
+      metrics.deploymentFinished,
+    ),
     queries: new ReadQueries(pool),
-    progress: new ProjectionProgress(pool, redis, keys, settings.readYourWritesTimeoutMs),
+    progress,
     auth: new Authenticator(settings.jwt),
+    metrics,
     async close() {
       await store.close().catch(() => undefined);
       redis.disconnect();
       await pool.end().catch(() => undefined);
     },
   };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref()),
+  ]);
+}
+
+/** Per projection: events behind the head, and seconds since its checkpoint moved. */
+async function projectionLag(pool: pg.Pool, store: EventStore, progress: ProjectionProgress) {
+  const head = await withTimeout(store.headPosition(), 2000);
+  const { rows } = await pool.query<{ name: string; position: bigint; age: number }>(
+    `SELECT name, position, EXTRACT(EPOCH FROM now() - updated_at)::float AS age
+       FROM projection_checkpoints`,
+  );
+  const lag = rows.map((r) => ({
+    projection: r.name,
+    behind: Number(head > r.position ? head - r.position : 0n),
+    ageSeconds: r.age,
+  }));
+  const redisPos = await progress.redisCheckpoint(REDIS_CACHE_PROJECTION).catch(() => undefined);
+  if (redisPos !== undefined) {
+    lag.push({
+      projection: REDIS_CACHE_PROJECTION,
+      behind: Number(head > redisPos ? head - redisPos : 0n),
+      ageSeconds: 0,
+    });
+  }
+  return lag;
 }
 
 export interface ApiServer {
@@ -108,14 +161,19 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export function createApi(s: Services, options: { observer?: HotReadObserver } = {}): ApiServer {
+export function createApi(s: Services): ApiServer {
   const subscriber = createRedis(s.settings.redis, { maxRetriesPerRequest: null });
   const cache = new HotReadCache(s.redis, subscriber, s.pool, s.keys, s.settings.cacheTtlMs);
   const hotRead = createHotReadHandler({
     auth: s.auth,
     cache,
     progress: s.progress,
-    observer: options.observer,
+    observer: {
+      served(ms, source, status, route) {
+        if (source !== 'error') s.metrics.hotRead(route, ms, source);
+        s.metrics.http('GET', route === 'key' ? HOT_KEY_ROUTE : HOT_ENV_ROUTE, status, ms / 1000);
+      },
+    },
   });
 
   const app = express();
@@ -130,8 +188,21 @@ export function createApi(s: Services, options: { observer?: HotReadObserver } =
     res.setHeader('X-Correlation-Id', res.locals.correlationId as string);
     next();
   });
+  app.use((req, res, next) => {
+    const started = performance.now();
+    res.on('finish', () => {
+      const route = req.route ? `${req.baseUrl}${req.route.path as string}` : 'unmatched';
+      s.metrics.http(req.method, route, res.statusCode, (performance.now() - started) / 1000);
+    });
+    next();
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', s.metrics.registry.contentType);
+    res.end(await s.metrics.registry.metrics());
+  });
   app.use(healthRoutes(s));
   const queues = new Queues(s.settings);
+  s.metrics.sources.queueCounts = () => queueCounts(queues);
   const board = adminQueues(s.auth, queues);
   app.use(ADMIN_QUEUES_PATH, board.guard, board.router);
   const api = express.Router();

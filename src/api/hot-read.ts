@@ -22,9 +22,17 @@ const PREFIX = '/api/v1/tenants/';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$/;
 const MAX_ROUTES = 10_000;
 
+export const HOT_KEY_ROUTE = '/api/v1/tenants/:tenantId/environments/:environment/configs/:key';
+export const HOT_ENV_ROUTE = '/api/v1/tenants/:tenantId/environments/:environment/configs';
+
 export interface HotReadObserver {
   /** Called once per answered read, with the time spent and where the data came from. */
-  served(durationMs: number, source: CacheSource | 'error', status: number): void;
+  served(
+    durationMs: number,
+    source: CacheSource | 'error',
+    status: number,
+    route: 'key' | 'environment',
+  ): void;
 }
 
 interface Route {
@@ -33,6 +41,9 @@ interface Route {
   key: string | undefined;
   query: string;
 }
+
+const kind = (route: Route | undefined): 'key' | 'environment' =>
+  route?.key === undefined ? 'environment' : 'key';
 
 /** Parses the two hot-read routes; undefined for anything else. */
 export function matchHotRead(url: string): Route | undefined {
@@ -107,6 +118,7 @@ export function createHotReadHandler(deps: {
           },
         ),
         started,
+        route,
       );
       return;
     }
@@ -114,7 +126,7 @@ export function createHotReadHandler(deps: {
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rendered.etag)) {
       res.writeHead(304, { ETag: rendered.etag, 'Cache-Control': 'no-cache' });
       res.end();
-      observer?.served(performance.now() - started, source, 304);
+      observer?.served(performance.now() - started, source, 304, kind(route));
       return;
     }
     // Headers are built once per rendered body (flat [name, value, …] form).
@@ -130,14 +142,14 @@ export function createHotReadHandler(deps: {
     ];
     res.writeHead(200, rendered.headers);
     res.end(req.method === 'HEAD' ? undefined : rendered.body);
-    observer?.served(performance.now() - started, source, 200);
+    observer?.served(performance.now() - started, source, 200, kind(route));
   }
 
-  function fail(res: ServerResponse, error: unknown, started: number) {
+  function fail(res: ServerResponse, error: unknown, started: number, route?: Route) {
     const problem = toProblem(error);
     if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     writeProblem(res, problem);
-    observer?.served(performance.now() - started, 'error', problem.status);
+    observer?.served(performance.now() - started, 'error', problem.status, kind(route));
   }
 
   const routes = new Map<string, Route>();
@@ -207,9 +219,9 @@ export function createHotReadHandler(deps: {
           bypassLocal: minPosition !== undefined,
         });
         respond(req, res, route, snapshot, source, started);
-      })().catch((error) => fail(res, error, started));
+      })().catch((error) => fail(res, error, started, route));
     } catch (error) {
-      fail(res, error, started);
+      fail(res, error, started, route);
     }
     return true;
   };

@@ -133,6 +133,8 @@ export class WorkflowCommands {
   constructor(
     private readonly store: EventStore,
     private readonly limits: WorkflowLimits,
+    /** Told when a deployment finishes (metrics). */
+    private readonly onFinished: (outcome: 'completed' | 'rolled_back') => void = () => undefined,
   ) {}
 
   // ---- change requests -------------------------------------------------------------------
@@ -299,6 +301,9 @@ export class WorkflowCommands {
       }
       batch.add(approvalStream(cmd.approvalId), approval, decision.events);
       const position = await batch.commit(this.store);
+      if (decision.approved && decision.request.rollout.strategy === 'Direct') {
+        this.onFinished('completed');
+      }
       return { state: fold(approvalDecider, a, decision.events), position };
     });
   }
@@ -477,6 +482,7 @@ export class WorkflowCommands {
         .add(configStream(c.configId), config, configEvents)
         .add(deploymentStream(deploymentId), { state: null, revision: -1n }, events)
         .commit(this.store);
+      if (cmd.rollout.strategy === 'Direct') this.onFinished('completed');
       return { state: fold(deploymentDecider, initialDeploymentState(), events), position };
     } catch (error) {
       // Someone changed the config (or started a deployment) since it was read.
@@ -536,6 +542,7 @@ export class WorkflowCommands {
       .add(configStream(d.configId), config, configEvents)
       .add(deploymentStream(d.deploymentId), deployment, events)
       .commit(this.store);
+    this.onFinished('completed');
     return { state: fold(deploymentDecider, d, events), position };
   }
 
@@ -563,6 +570,7 @@ export class WorkflowCommands {
       }
       batch.add(deploymentStream(cmd.deploymentId), deployment, decision.events);
       const position = await batch.commit(this.store);
+      if (decision.rolledBack) this.onFinished('rolled_back');
       return {
         state: fold(deploymentDecider, deployment.state, decision.events),
         position,
@@ -622,6 +630,8 @@ export class WorkflowCommands {
         .add(configStream(d.configId), config, configEvents)
         .add(deploymentStream(deploymentId), deployment, events)
         .commit(this.store);
+      // A completed deployment was counted as completed; its revert is a failure too.
+      this.onFinished('rolled_back');
       return { state: fold(deploymentDecider, d, events), position };
     });
   }

@@ -62,6 +62,19 @@ const schema = z.object({
         return z.NEVER;
       }
     }),
+  ConnectionStrings__RedisQueue: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      try {
+        return parseRedisConnectionString(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
   ConnectionStrings__EventStore: z
     .string()
     .regex(
@@ -98,6 +111,10 @@ export interface Settings {
   port: number;
   postgres: { raw: string; config: import('pg').PoolConfig };
   redis: import('ioredis').RedisOptions;
+  /** BullMQ's Redis (needs maxmemory-policy noeviction); the cache Redis when unset. */
+  redisQueue: import('ioredis').RedisOptions;
+  /** /metrics of the projector and worker processes (the API serves it on its own port). */
+  metricsPort: number;
   eventStoreConnectionString: string | undefined;
   defaultEnvironment: string;
   cacheTtlMs: number;
@@ -182,6 +199,8 @@ export function loadSettings(
     port: Number(portMatch[1]),
     postgres: s.ConnectionStrings__PostgreSQL,
     redis: s.ConnectionStrings__Redis,
+    redisQueue: s.ConnectionStrings__RedisQueue ?? s.ConnectionStrings__Redis,
+    metricsPort: s.METRICS_PORT,
     eventStoreConnectionString: s.ConnectionStrings__EventStore,
     defaultEnvironment: s.ConfigService__DefaultEnvironment,
     cacheTtlMs: s.ConfigService__CacheTTL,

@@ -38,6 +38,8 @@ describe('settings', function () {
           config: { host: '127.0.0.1', port: 5432, database: 'config_service', user: 'postgres' },
         },
         redis: { host: '127.0.0.1', port: 6379 },
+        redisQueue: { host: '127.0.0.1', port: 6379 },
+        metricsPort: 9464,
         eventStoreConnectionString: undefined,
         defaultEnvironment: 'Development',
         cacheTtlMs: 300_000,

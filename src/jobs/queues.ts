@@ -14,7 +14,7 @@ export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 export function bullConnection(settings: Settings): ConnectionOptions {
   // BullMQ's blocking commands need maxRetriesPerRequest: null.
-  return { ...settings.redis, maxRetriesPerRequest: null } as ConnectionOptions;
+  return { ...settings.redisQueue, maxRetriesPerRequest: null } as ConnectionOptions;
 }
 
 export const bullPrefix = (settings: Settings) => `${settings.redisKeyPrefix}bull`;
@@ -42,6 +42,18 @@ export interface RebuildJob {
 export const stepJobId = (deploymentId: string, stepIndex: number, revision: bigint) =>
   `step-${deploymentId}-${stepIndex}-r${revision}`;
 export const expiryJobId = (approvalId: string) => `expire-${approvalId}`;
+
+const STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized'] as const;
+
+/** Jobs per queue and state, for the bullmq_queue_jobs gauge. */
+export async function queueCounts(queues: Queues) {
+  const out: { queue: string; state: string; count: number }[] = [];
+  for (const q of queues.all) {
+    const counts = await q.getJobCounts(...STATES);
+    for (const state of STATES) out.push({ queue: q.name, state, count: counts[state] ?? 0 });
+  }
+  return out;
+}
 
 export class Queues {
   readonly steps: Queue<StepJob>;

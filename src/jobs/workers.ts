@@ -11,6 +11,7 @@ import type { CommandContext } from '../application/command-handling.js';
 import {
   QUEUES,
   Queues,
+  queueCounts,
   bullConnection,
   bullPrefix,
   type ExpiryJob,
@@ -28,6 +29,7 @@ const systemContext = (job: Job): CommandContext => ({
 
 export function startWorkers(s: Services, options: { idleWaitMs?: number } = {}) {
   const queues = new Queues(s.settings);
+  s.metrics.sources.queueCounts = () => queueCounts(queues);
   const projector = createProjector(s);
   const base = { connection: bullConnection(s.settings), prefix: bullPrefix(s.settings) };
   const log = (queue: string) => (job: Job | undefined, err: Error) =>

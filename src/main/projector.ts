@@ -2,6 +2,7 @@
 // (npm run start:projector). Several may run; each projection is active in one of them.
 import { buildServices, createProjector } from '../composition.js';
 import { onShutdown, settingsOrExit } from './run.js';
+import { startMetricsServer } from '../infrastructure/metrics-server.js';
 
 const settings = settingsOrExit();
 const services = await buildServices(settings, { poolSize: 6 });
@@ -11,7 +12,9 @@ services.logger.info(
   { projections: [...projector.runners.map((r) => r.projection.name), projector.redisCache.name] },
   'projector started',
 );
+const metricsServer = startMetricsServer(services.metrics, settings.metricsPort);
 onShutdown(async () => {
+  metricsServer.close();
   await projector.stop();
   await services.close();
 });

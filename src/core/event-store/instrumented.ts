@@ -1,0 +1,24 @@
+import type { EventStore } from './event-store.js';
+
+/** Times every append (event_append_duration_seconds); everything else passes through. */
+export function instrumentAppends(
+  store: EventStore,
+  observe: (seconds: number) => void,
+): EventStore {
+  return {
+    async append(requests) {
+      const started = performance.now();
+      try {
+        return await store.append(requests);
+      } finally {
+        observe((performance.now() - started) / 1000);
+      }
+    },
+    readStream: (id) => store.readStream(id),
+    readAll: (o) => store.readAll(o),
+    headPosition: () => store.headPosition(),
+    waitForEvents: (ms, signal) => store.waitForEvents(ms, signal),
+    ping: () => store.ping(),
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,244 @@
+/**
+ * Prometheus metrics (prom-client), with the deployment guide's names so its alert rules work as
+ * written: `config_get_duration` (ms), `cache_hit_rate`, `deployments_failed_total`. Gauges that
+ * need a query (projection lag, queue depth, active tenants…) are computed when scraped.
+ */
+import client from 'prom-client';
+
+const NAMES = [
+  'config_get_duration',
+  'cache_hit_rate',
+  'cache_hits_total',
+  'cache_misses_total',
+  'deployments_failed_total',
+  'deployments_total',
+  'http_request_duration_seconds',
+  'http_requests_total',
+  'event_append_duration_seconds',
+  'projection_lag_events',
+  'projection_checkpoint_age_seconds',
+  'bullmq_queue_jobs',
+  'active_tenants',
+  'active_configurations',
+  'event_store_up',
+] as const;
+
+/** Every metric this service exports (base names). */
+export function metricNames(): string[] {
+  return [...NAMES];
+}
+
+/** Hit rate over the last five minutes, in ten-second slots: what the alert rule expects. */
+class SlidingHitRate {
+  private readonly slots = new Array<[number, number]>(30)
+    .fill([0, 0])
+    .map(() => [0, 0] as [number, number]);
+  private slot = 0;
+  private slotStart = Date.now();
+
+  record(hit: boolean): void {
+    this.rotate();
+    this.slots[this.slot]![hit ? 0 : 1]++;
+  }
+
+  rate(): number | undefined {
+    this.rotate();
+    let hits = 0;
+    let misses = 0;
+    for (const [h, m] of this.slots) {
+      hits += h;
+      misses += m;
+    }
+    return hits + misses === 0 ? undefined : hits / (hits + misses);
+  }
+
+  private rotate() {
+    const now = Date.now();
+    while (now - this.slotStart >= 10_000) {
+      this.slot = (this.slot + 1) % this.slots.length;
+      this.slots[this.slot] = [0, 0];
+      this.slotStart += 10_000;
+      if (now - this.slotStart > 300_000) this.slotStart = now;
+    }
+  }
+}
+
+export interface GaugeSources {
+  projectionLag?: () => Promise<{ projection: string; behind: number; ageSeconds: number }[]>;
+  queueCounts?: () => Promise<{ queue: string; state: string; count: number }[]>;
+  activeCounts?: () => Promise<{ tenants: number; configurations: number }>;
+  eventStoreUp?: () => Promise<boolean>;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Gauges of one scrape are collected in parallel: share one reading between them. */
+function perScrape<T>(read: () => Promise<T> | undefined): () => Promise<T | undefined> {
+  let last: { at: number; value: Promise<T | undefined> } | undefined;
+  return () => {
+    if (!last || Date.now() - last.at > 500) {
+      last = { at: Date.now(), value: Promise.resolve(read()).catch(() => undefined) };
+    }
+    return last.value;
+  };
+}
+
+export function createMetrics(sources: GaugeSources = {}) {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const hitRate = new SlidingHitRate();
+
+  const configGet = new client.Histogram({
+    name: 'config_get_duration',
+    help: 'Hot read path latency in milliseconds',
+    labelNames: ['route'],
+    // Fine below a millisecond, with 10 ms (the alert's threshold) as a boundary.
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000],
+    registers: [registry],
+  });
+  const hits = new client.Counter({
+    name: 'cache_hits_total',
+    help: 'Hot reads answered from a cache level',
+    labelNames: ['level'],
+    registers: [registry],
+  });
+  const misses = new client.Counter({
+    name: 'cache_misses_total',
+    help: 'Hot reads that went to PostgreSQL',
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'cache_hit_rate',
+    help: 'Share of hot reads served from cache (in-process or Redis) over the last 5 minutes',
+    registers: [registry],
+    collect() {
+      const rate = hitRate.rate();
+      if (rate !== undefined) this.set(rate);
+    },
+  });
+  const deploymentsFailed = new client.Counter({
+    name: 'deployments_failed_total',
+    help: 'Deployments rolled back (automatically or by hand)',
+    registers: [registry],
+  });
+  const deployments = new client.Counter({
+    name: 'deployments_total',
+    help: 'Deployments finished, by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const httpDuration = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const httpTotal = new client.Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
+  const appendDuration = new client.Histogram({
+    name: 'event_append_duration_seconds',
+    help: 'Event store append duration',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  {
+    const lag = perScrape(() => sources.projectionLag?.());
+    new client.Gauge({
+      name: 'projection_lag_events',
+      help: 'Events in the log after the projection checkpoint',
+      labelNames: ['projection'],
+      registers: [registry],
+      async collect() {
+        for (const p of (await lag()) ?? []) this.set({ projection: p.projection }, p.behind);
+      },
+    });
+    new client.Gauge({
+      name: 'projection_checkpoint_age_seconds',
+      help: 'Seconds since the projection checkpoint last moved',
+      labelNames: ['projection'],
+      registers: [registry],
+      async collect() {
+        for (const p of (await lag()) ?? []) this.set({ projection: p.projection }, p.ageSeconds);
+      },
+    });
+  }
+  {
+    new client.Gauge({
+      name: 'bullmq_queue_jobs',
+      help: 'BullMQ jobs per queue and state',
+      labelNames: ['queue', 'state'],
+      registers: [registry],
+      async collect() {
+        for (const c of (await sources.queueCounts?.().catch(() => [])) ?? []) {
+          this.set({ queue: c.queue, state: c.state }, c.count);
+        }
+      },
+    });
+  }
+  {
+    const active = perScrape(() => sources.activeCounts?.());
+    new client.Gauge({
+      name: 'active_tenants',
+      help: 'Tenants not deleted',
+      registers: [registry],
+      async collect() {
+        const counts = await active();
+        if (counts) this.set(counts.tenants);
+      },
+    });
+    new client.Gauge({
+      name: 'active_configurations',
+      help: 'Configurations not deleted',
+      registers: [registry],
+      async collect() {
+        const counts = await active();
+        if (counts) this.set(counts.configurations);
+      },
+    });
+  }
+  {
+    new client.Gauge({
+      name: 'event_store_up',
+      help: '1 when the event store answers a ping',
+      registers: [registry],
+      async collect() {
+        if (sources.eventStoreUp)
+          this.set((await sources.eventStoreUp().catch(() => false)) ? 1 : 0);
+      },
+    });
+  }
+
+  return {
+    registry,
+    /** Where scrape-time gauges read from; each process fills in what it has. */
+    sources,
+    /** One hot read answered: its latency and which level served it. */
+    hotRead(route: 'key' | 'environment', ms: number, source: string) {
+      configGet.observe({ route }, ms);
+      if (source === 'local' || source === 'redis') {
+        hits.inc({ level: source });
+        hitRate.record(true);
+      } else if (source === 'postgres') {
+        misses.inc();
+        hitRate.record(false);
+      }
+    },
+    deploymentFinished(outcome: 'completed' | 'rolled_back') {
+      deployments.inc({ outcome });
+      if (outcome === 'rolled_back') deploymentsFailed.inc();
+    },
+    http(method: string, route: string, status: number, seconds: number) {
+      const labels = { method, route, status: String(status) };
+      httpDuration.observe(labels, seconds);
+      httpTotal.inc(labels);
+    },
+    appendObserved(seconds: number) {
+      appendDuration.observe(seconds);
+    },
+  };
+}
