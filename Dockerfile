@@ -27,4 +27,4 @@ USER configservice
 EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=5s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:5000/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "dist/src/main/api.js"]
+CMD ["node", "--import", "./dist/src/main/instrument.js", "dist/src/main/api.js"]

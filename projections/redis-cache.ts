@@ -22,6 +22,7 @@ import type { DeploymentEvent } from '../src/domain/deployment.js';
 import { CONFIG_PREFIX, DEPLOYMENT_PREFIX } from '../src/application/streams.js';
 import type { RedisKeys } from '../src/infrastructure/redis.js';
 import { eventTime } from './projection.js';
+import { inSpan, linksTo } from '../src/infrastructure/trace-context.js';
 
 export const REDIS_CACHE_PROJECTION = 'redis-cache';
 
@@ -163,6 +164,15 @@ export class RedisCacheProjection {
 
   /** Applies a batch if the checkpoint is still `from`; returns where the checkpoint is now. */
   async applyBatch(from: bigint, events: RecordedEvent[], to?: bigint): Promise<bigint> {
+    if (events.length === 0) return this.applyScript(from, events, to);
+    return inSpan(
+      `projection ${this.name}`,
+      { links: linksTo(events.map((e) => e.metadata)), attributes: { events: events.length } },
+      () => this.applyScript(from, events, to),
+    );
+  }
+
+  private async applyScript(from: bigint, events: RecordedEvent[], to?: bigint): Promise<bigint> {
     const envKeys: string[] = [];
     const index = new Map<string, number>();
     const ops: string[] = [];

@@ -14,6 +14,7 @@ import {
   type RecordedEvent,
 } from '../src/core/event-store/event-store.js';
 import type { PostgresProjection } from './projection.js';
+import { inSpan, linksTo } from '../src/infrastructure/trace-context.js';
 
 export interface RunnerOptions {
   batchSize?: number;
@@ -51,6 +52,20 @@ export class PostgresProjectionRunner {
    * An empty batch with `to` records that nothing up to `to` was for this projection.
    */
   async applyBatch(from: bigint, events: RecordedEvent[], to?: bigint): Promise<bigint> {
+    if (events.length === 0) return this.applyInTransaction(from, events, to);
+    // One span per batch, linked to the requests whose events it projects.
+    return inSpan(
+      `projection ${this.projection.name}`,
+      { links: linksTo(events.map((e) => e.metadata)), attributes: { events: events.length } },
+      () => this.applyInTransaction(from, events, to),
+    );
+  }
+
+  private async applyInTransaction(
+    from: bigint,
+    events: RecordedEvent[],
+    to?: bigint,
+  ): Promise<bigint> {
     const { name } = this.projection;
     const client = await this.pool.connect();
     try {

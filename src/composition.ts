@@ -26,6 +26,7 @@ import { HOT_ENV_ROUTE, HOT_KEY_ROUTE, createHotReadHandler } from './api/hot-re
 import { HttpProblem, errorHandler } from './api/problem.js';
 import { correlationIdOf, traceIdOf } from './api/context.js';
 import { healthRoutes } from './api/routes/health.js';
+import { openApiRouter } from './api/openapi.js';
 import { tenantRoutes } from './api/routes/tenants.js';
 import { configRoutes } from './api/routes/configs.js';
 import { auditRoutes } from './api/routes/audit.js';
@@ -201,6 +202,7 @@ export function createApi(s: Services): ApiServer {
     res.end(await s.metrics.registry.metrics());
   });
   app.use(healthRoutes(s));
+  app.use(openApiRouter()); // OpenAPI JSON and Swagger UI at /swagger: public
   const queues = new Queues(s.settings);
   s.metrics.sources.queueCounts = () => queueCounts(queues);
   const board = adminQueues(s.auth, queues);

@@ -96,11 +96,21 @@ function documentedSettings(): Set<string> {
 const SETTING_NAME =
   /^(ConnectionStrings|ConfigService|JWT|OpenTelemetry|RateLimiting|Logging)__|^ASPNETCORE_|^METRICS_PORT$/;
 
-/** `node dist/src/main/x.js` → the entry point src/main/x.ts must exist. */
+/**
+ * `node [--import ./dist/src/main/instrument.js] dist/src/main/x.js` → the entry point
+ * src/main/x.ts (and the tracing preload, when given) must exist.
+ */
 function expectEntryPoint(command: unknown, where: string): string {
-  const argv = typeof command === 'string' ? command.split(/\s+/) : (command as string[]);
-  expect(argv, `${where}: command`).to.be.an('array').with.length(2);
+  let argv = typeof command === 'string' ? command.split(/\s+/) : (command as string[]);
   expect(argv[0], `${where}: command`).to.equal('node');
+  if (argv[1] === '--import') {
+    expect(argv[2], `${where}: preload`).to.equal('./dist/src/main/instrument.js');
+    expect(exists('src/main/instrument.ts'), `${where}: src/main/instrument.ts exists`).to.equal(
+      true,
+    );
+    argv = [argv[0]!, ...argv.slice(3)];
+  }
+  expect(argv, `${where}: command`).to.be.an('array').with.length(2);
   const m = /^dist\/src\/main\/([\w-]+)\.js$/.exec(argv[1]!);
   expect(m, `${where}: '${argv[1]}' is not dist/src/main/<name>.js`).to.not.equal(null);
   expect(exists(`src/main/${m![1]}.ts`), `${where}: src/main/${m![1]}.ts exists`).to.equal(true);

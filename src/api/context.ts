@@ -4,9 +4,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { CommandContext } from '../application/command-handling.js';
 import type { Principal } from './auth.js';
 import { HttpProblem } from './problem.js';
+import { activeSpanContext } from '../infrastructure/trace-context.js';
 
-/** The W3C trace id of the request (from `traceparent`), or a new one. */
+/**
+ * The trace id of the request: the active span's when tracing is on (it continues an incoming
+ * `traceparent`), else the `traceparent` header's, else a new one.
+ */
 export function traceIdOf(req: IncomingMessage): string {
+  const active = activeSpanContext();
+  if (active) return active.traceId;
   const header = req.headers.traceparent;
   const match =
     typeof header === 'string'
@@ -26,6 +32,7 @@ export function commandContext(req: Request, res: Response): CommandContext {
     // IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d; record the plain address.
     ipAddress: req.ip?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''),
     traceId: res.locals.traceId as string,
+    spanId: activeSpanContext()?.spanId,
     correlationId: res.locals.correlationId as string,
   };
 }

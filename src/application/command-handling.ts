@@ -35,6 +35,8 @@ export interface CommandContext {
   userId: string;
   ipAddress?: string;
   traceId?: string;
+  /** The span that decided the command, so that projector and job spans can link to it. */
+  spanId?: string;
   correlationId: string;
   causationId?: string;
 }
@@ -66,6 +68,7 @@ export function toNewEvents(events: DomainEvent[], ctx: CommandContext): NewEven
     };
     if (ctx.ipAddress) metadata.ipAddress = ctx.ipAddress;
     if (ctx.traceId) metadata.traceId = ctx.traceId;
+    if (ctx.spanId) metadata.spanId = ctx.spanId;
     return { id: randomUUID(), type: e.type, data: e.data, metadata };
   });
 }

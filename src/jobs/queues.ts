@@ -27,12 +27,20 @@ export const JOB_DEFAULTS: JobsOptions = {
   removeOnFail: { age: 7 * 86_400 },
 };
 
+/** The trace of the event that asked for a job: the job's span links to it. */
+export interface Cause {
+  traceId?: string;
+  spanId?: string;
+}
+
 export interface StepJob {
   deploymentId: string;
   stepIndex: number;
+  cause?: Cause;
 }
 export interface ExpiryJob {
   approvalId: string;
+  cause?: Cause;
 }
 export interface RebuildJob {
   projections: string[];

@@ -14,6 +14,11 @@ import { expiryJobId, stepJobId, type Queues } from './queues.js';
 
 export const SCHEDULER_NAME = 'job-scheduler';
 
+const causeOf = (e: RecordedEvent) => ({
+  traceId: typeof e.metadata.traceId === 'string' ? e.metadata.traceId : undefined,
+  spanId: typeof e.metadata.spanId === 'string' ? e.metadata.spanId : undefined,
+});
+
 export function jobScheduler(queues: Queues, now: () => number = Date.now): PostgresProjection {
   // The bake time counts from when the event was recorded, not from when this reactor saw it.
   const delayUntil = (recordedAt: Date, ms: number) =>
@@ -32,7 +37,7 @@ export function jobScheduler(queues: Queues, now: () => number = Date.now): Post
     if (!step) return;
     await queues.steps.add(
       'advance',
-      { deploymentId: event.data.deploymentId, stepIndex: step.stepIndex },
+      { deploymentId: event.data.deploymentId, stepIndex: step.stepIndex, cause: causeOf(e) },
       {
         jobId: stepJobId(event.data.deploymentId, step.stepIndex, e.revision),
         delay: delayUntil(e.recordedAt, step.bakeTimeSeconds * 1000),
@@ -53,7 +58,7 @@ export function jobScheduler(queues: Queues, now: () => number = Date.now): Post
           if (event.type === 'ApprovalRequested') {
             await queues.expiry.add(
               'expire',
-              { approvalId: event.data.approvalId },
+              { approvalId: event.data.approvalId, cause: causeOf(e) },
               {
                 jobId: expiryJobId(event.data.approvalId),
                 delay: Math.max(0, Date.parse(event.data.expiresAt) - now()),

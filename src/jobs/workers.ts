@@ -14,18 +14,33 @@ import {
   queueCounts,
   bullConnection,
   bullPrefix,
+  type Cause,
   type ExpiryJob,
   type RebuildJob,
   type StepJob,
 } from './queues.js';
 import { jobScheduler } from './scheduler.js';
+import { activeSpanContext, inSpan, linksTo } from '../infrastructure/trace-context.js';
 
-/** Jobs act as the system, caused by the job. */
-const systemContext = (job: Job): CommandContext => ({
-  userId: 'system',
-  correlationId: `job-${job.id}`,
-  causationId: `job-${job.id}`,
-});
+/** Jobs act as the system, caused by the job, in the job's own trace. */
+const systemContext = (job: Job): CommandContext => {
+  const span = activeSpanContext();
+  return {
+    userId: 'system',
+    correlationId: `job-${job.id}`,
+    causationId: `job-${job.id}`,
+    traceId: span?.traceId,
+    spanId: span?.spanId,
+  };
+};
+
+/** A span per job, linked to the request whose event scheduled it. */
+const traced = <T>(job: Job, cause: Cause | undefined, work: () => Promise<T>) =>
+  inSpan(
+    `job ${job.queueName}`,
+    { links: linksTo(cause ? [cause] : []), attributes: { job: String(job.id) } },
+    work,
+  );
 
 export function startWorkers(s: Services, options: { idleWaitMs?: number } = {}) {
   const queues = new Queues(s.settings);
@@ -37,22 +52,24 @@ export function startWorkers(s: Services, options: { idleWaitMs?: number } = {})
 
   const steps = new Worker<StepJob>(
     QUEUES.deploymentSteps,
-    async (job) => {
-      const result = await s.workflow.advance(
-        job.data.deploymentId,
-        job.data.stepIndex,
-        systemContext(job),
-      );
-      return { position: result.position?.toString() ?? null };
-    },
+    (job) =>
+      traced(job, job.data.cause, async () => {
+        const result = await s.workflow.advance(
+          job.data.deploymentId,
+          job.data.stepIndex,
+          systemContext(job),
+        );
+        return { position: result.position?.toString() ?? null };
+      }),
     { ...base, concurrency: 10 },
   );
   const expiry = new Worker<ExpiryJob>(
     QUEUES.approvalExpiry,
-    async (job) => {
-      const result = await s.workflow.expire(job.data.approvalId, systemContext(job));
-      return { expired: result.position !== undefined };
-    },
+    (job) =>
+      traced(job, job.data.cause, async () => {
+        const result = await s.workflow.expire(job.data.approvalId, systemContext(job));
+        return { expired: result.position !== undefined };
+      }),
     { ...base, concurrency: 10 },
   );
   const rebuild = new Worker<RebuildJob>(

@@ -1,0 +1,24 @@
+// Loaded with `node --import` before the application, so that HTTP, Express, pg and ioredis are
+// instrumented as they load. Does nothing unless OpenTelemetry__JaegerEndpoint is set.
+import { register } from 'node:module';
+import { loadSettings } from '../config/settings.js';
+
+let settings;
+try {
+  settings = loadSettings();
+} catch {
+  // The process itself reports bad settings; tracing just stays off.
+}
+if (settings?.telemetry.jaegerEndpoint) {
+  // ESM modules are patched through import-in-the-middle's loader hook.
+  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+  const { startTracing } = await import('../infrastructure/tracing.js');
+  const sdk = startTracing({
+    endpoint: settings.telemetry.jaegerEndpoint,
+    samplingRate: settings.telemetry.samplingRate,
+    serviceName: process.env.OTEL_SERVICE_NAME ?? 'config-service',
+    version: process.env.npm_package_version,
+  });
+  const stop = () => void sdk.shutdown().catch(() => undefined);
+  process.once('beforeExit', stop);
+}
