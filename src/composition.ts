@@ -33,6 +33,7 @@ import { auditRoutes } from './api/routes/audit.js';
 import { workflowRoutes } from './api/routes/workflows.js';
 import { ADMIN_QUEUES_PATH, adminQueues } from './api/admin-queues.js';
 import { Queues, queueCounts } from './jobs/queues.js';
+import { RateLimits } from './api/rate-limits.js';
 import { PostgresProjectionRunner } from '../projections/runner.js';
 import { readModelProjection } from '../projections/read-model.js';
 import { auditLogProjection } from '../projections/audit-log.js';
@@ -52,6 +53,7 @@ export interface Services {
   progress: ProjectionProgress;
   auth: Authenticator;
   metrics: Metrics;
+  rateLimits: RateLimits;
   close(): Promise<void>;
 }
 
@@ -117,6 +119,7 @@ export async function buildServices(
     progress,
     auth: new Authenticator(settings.jwt),
     metrics,
+    rateLimits: new RateLimits(redis, settings.redisKeyPrefix, settings.rateLimits),
     async close() {
       await store.close().catch(() => undefined);
       redis.disconnect();
@@ -169,6 +172,7 @@ export function createApi(s: Services): ApiServer {
     auth: s.auth,
     cache,
     progress: s.progress,
+    rateLimits: s.rateLimits,
     observer: {
       served(ms, source, status, route) {
         if (source !== 'error') s.metrics.hotRead(route, ms, source);

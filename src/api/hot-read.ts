@@ -17,6 +17,7 @@ import {
 } from '../queries/hot-read-cache.js';
 import { minPositionOf, type ProjectionProgress } from '../queries/projection-progress.js';
 import { REDIS_CACHE_PROJECTION } from '../../projections/redis-cache.js';
+import { RateLimits } from './rate-limits.js';
 
 const PREFIX = '/api/v1/tenants/';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$/;
@@ -90,9 +91,10 @@ export function createHotReadHandler(deps: {
   auth: Authenticator;
   cache: HotReadCache;
   progress: ProjectionProgress;
+  rateLimits?: RateLimits;
   observer?: HotReadObserver;
 }) {
-  const { auth, cache, progress, observer } = deps;
+  const { auth, cache, progress, observer, rateLimits } = deps;
 
   function respond(
     req: IncomingMessage,
@@ -204,7 +206,9 @@ export function createHotReadHandler(deps: {
               req.headers['x-min-position'],
             )
           : undefined;
-      if (minPosition === undefined) {
+      // Usually a local lease covers it (no I/O); every 1 % of the limit it asks Redis.
+      const limited = rateLimits?.take('configGet', RateLimits.key(principal, route.tenantId));
+      if (minPosition === undefined && limited === undefined) {
         const snap = cache.peek(route.tenantId, route.environment);
         if (snap) {
           respond(req, res, route, snap, 'local', started);
@@ -212,6 +216,7 @@ export function createHotReadHandler(deps: {
         }
       }
       void (async () => {
+        await limited;
         if (minPosition !== undefined) {
           await progress.waitFor(minPosition, ['read-model'], [REDIS_CACHE_PROJECTION]);
         }

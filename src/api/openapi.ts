@@ -941,7 +941,7 @@ export const ROUTES: readonly ApiOperation[] = [
     [
       ['pause', 'pauseDeployment', 'Pause a canary'],
       ['resume', 'resumeDeployment', 'Resume a paused canary'],
-      ['promote', 'promoteDeployment', 'Promote a canary to its next step'],
+      ['promote', 'promoteDeployment', 'Promote a canary to 100 % now'],
     ] as const
   ).map(([action, operationId, summary]): ApiOperation => ({
     method: 'post',
@@ -1158,7 +1158,12 @@ function operationObject(op: ApiOperation, requestNames: Map<z.ZodType, string>)
   if (op.body) {
     const name = requestNames.get(op.body);
     if (!name) throw new Error(`openapi: ${op.operationId}'s body is not an export of schemas.ts`);
-    requestBody = { required: true, content: { 'application/json': { schema: ref(name) } } };
+    // A body of optional fields may be left out (the route reads it as {}).
+    const required = ((jsonSchema(op.body, 'input').required as string[] | undefined) ?? []).length;
+    requestBody = {
+      required: required > 0,
+      content: { 'application/json': { schema: ref(name) } },
+    };
   }
   return {
     operationId: op.operationId,

@@ -47,6 +47,10 @@ export function testSettings(overrides: Record<string, string> = {}): Settings {
       JWT__Secret: 'test-secret-that-is-long-enough-0123456789',
       ConfigService__ReadYourWritesTimeout: 'PT5S',
       Logging__LogLevel__Default: 'Warning',
+      // Tests write fast; the rate-limit test sets its own small limits.
+      RateLimiting__ConfigGet: '1000000',
+      RateLimiting__ConfigCreate: '1000000',
+      RateLimiting__Deployments: '1000000',
       ...overrides,
     },
     '/nonexistent',

@@ -71,7 +71,10 @@ export function configRoutes(s: Services): Router {
     return row;
   }
 
-  r.post('/configs', async (req, res) => {
+  const reads = s.rateLimits.middleware('configGet');
+  const writes = s.rateLimits.middleware('configCreate');
+
+  r.post('/configs', writes, async (req, res) => {
     const body = parse(createConfigBody, req.body);
     const environment = body.environment ?? s.settings.defaultEnvironment;
     authorize(principalOf(res), 'write', body.tenantId, environment);
@@ -84,7 +87,7 @@ export function configRoutes(s: Services): Router {
     sendCommandResult(res, 201, configBody(state), result.position, etagOf(state));
   });
 
-  r.get('/configs', async (req, res) => {
+  r.get('/configs', reads, async (req, res) => {
     const query = parse(listConfigsQuery, req.query);
     authorize(principalOf(res), 'read', query.tenantId, query.environment);
     await waitIfAsked(req);
@@ -100,48 +103,48 @@ export function configRoutes(s: Services): Router {
     res.json(page);
   });
 
-  r.get('/configs/:configId', async (req, res) => {
-    const row = await readableConfig(req, res, req.params.configId);
+  r.get('/configs/:configId', reads, async (req, res) => {
+    const row = await readableConfig(req, res, String(req.params.configId));
     res.setHeader('ETag', `"${row.version}"`);
     res.json(row);
   });
 
-  r.put('/configs/:configId', async (req, res) => {
+  r.put('/configs/:configId', writes, async (req, res) => {
     const body = parse(updateConfigBody, req.body);
     const expectedVersion = expectedVersionOf(req, body.expectedVersion);
     const result = await s.configCommands.update(
-      { ...body, configId: req.params.configId, expectedVersion },
+      { ...body, configId: String(req.params.configId), expectedVersion },
       commandContext(req, res),
       guard(principalOf(res), 'write'),
     );
     sendCommandResult(res, 200, configBody(result.state), result.position, etagOf(result.state));
   });
 
-  r.delete('/configs/:configId', async (req, res) => {
+  r.delete('/configs/:configId', writes, async (req, res) => {
     const expectedVersion = expectedVersionOf(req, undefined);
     const result = await s.configCommands.delete(
-      { configId: req.params.configId, expectedVersion },
+      { configId: String(req.params.configId), expectedVersion },
       commandContext(req, res),
       guard(principalOf(res), 'write'),
     );
     sendCommandResult(res, 200, configBody(result.state), result.position, etagOf(result.state));
   });
 
-  r.post('/configs/:configId/restore', async (req, res) => {
+  r.post('/configs/:configId/restore', writes, async (req, res) => {
     const result = await s.configCommands.restore(
-      { configId: req.params.configId },
+      { configId: String(req.params.configId) },
       commandContext(req, res),
       guard(principalOf(res), 'write'),
     );
     sendCommandResult(res, 200, configBody(result.state), result.position, etagOf(result.state));
   });
 
-  r.post('/configs/:configId/rollback', async (req, res) => {
+  r.post('/configs/:configId/rollback', writes, async (req, res) => {
     const body = parse(rollbackBody, req.body);
     const expectedVersion = expectedVersionOf(req, body.expectedVersion);
     const result = await s.configCommands.rollback(
       {
-        configId: req.params.configId,
+        configId: String(req.params.configId),
         toVersion: body.version,
         expectedVersion,
         changeDescription: body.changeDescription,
@@ -152,16 +155,16 @@ export function configRoutes(s: Services): Router {
     sendCommandResult(res, 200, configBody(result.state), result.position, etagOf(result.state));
   });
 
-  r.get('/configs/:configId/versions', async (req, res) => {
+  r.get('/configs/:configId/versions', reads, async (req, res) => {
     const query = parse(versionsQuery, req.query);
-    const row = await readableConfig(req, res, req.params.configId);
+    const row = await readableConfig(req, res, String(req.params.configId));
     res.json(await s.queries.versions(row.configId, row.isSensitive, query.page, query.pageSize));
   });
 
-  r.get('/configs/:configId/versions/:version', async (req, res) => {
+  r.get('/configs/:configId/versions/:version', reads, async (req, res) => {
     const version = z.coerce.number().int().min(1).safeParse(req.params.version);
     if (!version.success) throw fromZod(version.error, 'version');
-    const row = await readableConfig(req, res, req.params.configId);
+    const row = await readableConfig(req, res, String(req.params.configId));
     const found = await s.queries.version(row.configId, version.data);
     if (!found) {
       throw new HttpProblem(404, 'Not found', `Version ${version.data} not found`, {

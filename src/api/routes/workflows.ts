@@ -179,7 +179,9 @@ export function workflowRoutes(s: Services): Router {
 
   // ---- deployments ----
 
-  r.post('/deployments', async (req, res) => {
+  const deploymentsLimit = s.rateLimits.middleware('deployments');
+
+  r.post('/deployments', deploymentsLimit, async (req, res) => {
     const body = parse(deploymentBody, req.body);
     const { configId, value, expectedVersion, ...rollout } = body;
     const result = await s.workflow.startDeployment(
@@ -200,7 +202,7 @@ export function workflowRoutes(s: Services): Router {
   });
 
   r.get('/deployments/:deploymentId', async (req, res) => {
-    const id = req.params.deploymentId;
+    const id = String(req.params.deploymentId);
     const row = await readable(
       req,
       res,
@@ -214,7 +216,7 @@ export function workflowRoutes(s: Services): Router {
   /** Apps (reader tokens) report what they served; too many canary errors roll back. */
   r.post('/deployments/:deploymentId/metrics', async (req, res) => {
     const body = parse(metricsBody, req.body);
-    const id = req.params.deploymentId;
+    const id = String(req.params.deploymentId);
     const result = await s.workflow.reportMetrics(
       { deploymentId: id, ...body },
       commandContext(req, res),
@@ -228,9 +230,9 @@ export function workflowRoutes(s: Services): Router {
     );
   });
 
-  r.post('/deployments/:deploymentId/rollback', async (req, res) => {
+  r.post('/deployments/:deploymentId/rollback', deploymentsLimit, async (req, res) => {
     const body = parse(rollbackDeploymentBody, req.body);
-    const id = req.params.deploymentId;
+    const id = String(req.params.deploymentId);
     const result = await s.workflow.rollback(
       id,
       body.reason,
@@ -241,7 +243,7 @@ export function workflowRoutes(s: Services): Router {
   });
 
   for (const action of ['pause', 'resume', 'promote'] as const) {
-    r.post(`/deployments/:deploymentId/${action}`, async (req, res) => {
+    r.post(`/deployments/:deploymentId/${action}`, deploymentsLimit, async (req, res) => {
       const id = String(req.params.deploymentId);
       const result = await s.workflow[action](
         id,
