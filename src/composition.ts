@@ -22,7 +22,7 @@ import { ReadQueries } from './queries/read-queries.js';
 import { ProjectionProgress } from './queries/projection-progress.js';
 import { HotReadCache } from './queries/hot-read-cache.js';
 import { Authenticator } from './api/auth.js';
-import { HOT_ENV_ROUTE, HOT_KEY_ROUTE, createHotReadHandler } from './api/hot-read.js';
+import { createHotReadHandler } from './api/hot-read.js';
 import { HttpProblem, errorHandler } from './api/problem.js';
 import { correlationIdOf, traceIdOf } from './api/context.js';
 import { healthRoutes } from './api/routes/health.js';
@@ -175,8 +175,7 @@ export function createApi(s: Services): ApiServer {
     rateLimits: s.rateLimits,
     observer: {
       served(ms, source, status, route) {
-        if (source !== 'error') s.metrics.hotRead(route, ms, source);
-        s.metrics.http('GET', route === 'key' ? HOT_KEY_ROUTE : HOT_ENV_ROUTE, status, ms / 1000);
+        s.metrics.hotRead(route, ms, source, status);
       },
     },
   });

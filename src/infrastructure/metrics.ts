@@ -63,6 +63,92 @@ class SlidingHitRate {
   }
 }
 
+/** Route labels of the hot read path in http_requests_total. */
+export const HOT_ROUTES = {
+  key: '/api/v1/tenants/:tenantId/environments/:environment/configs/:key',
+  environment: '/api/v1/tenants/:tenantId/environments/:environment/configs',
+} as const;
+
+// Fine below a millisecond, with 10 ms (the alert's threshold) as a boundary.
+const CONFIG_GET_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000];
+
+/** Counters of the hot read path kept in plain numbers, turned into metrics when scraped. */
+class HotPathStats {
+  private readonly buckets = {
+    key: new Float64Array(CONFIG_GET_BUCKETS.length + 1),
+    environment: new Float64Array(CONFIG_GET_BUCKETS.length + 1),
+  };
+  private readonly sums = { key: 0, environment: 0 };
+  private readonly counts = { local: 0, redis: 0, postgres: 0 };
+  private readonly requests = new Map<string, { route: string; status: number; n: number }>();
+
+  observe(route: 'key' | 'environment', ms: number): void {
+    const b = this.buckets[route];
+    let i = 0;
+    while (i < CONFIG_GET_BUCKETS.length && ms > CONFIG_GET_BUCKETS[i]!) i++;
+    b[i]!++;
+    this.sums[route] += ms;
+  }
+
+  count(level: 'local' | 'redis' | 'postgres'): void {
+    this.counts[level]++;
+  }
+
+  request(route: 'key' | 'environment', status: number): void {
+    const id = status === 200 ? route : `${route} ${status}`;
+    const entry = this.requests.get(id);
+    if (entry) entry.n++;
+    else this.requests.set(id, { route: HOT_ROUTES[route], status, n: 1 });
+  }
+
+  /** Counts since the last call (merged into prom-client counters at scrape time). */
+  take(level: 'local' | 'redis' | 'postgres'): number {
+    const n = this.counts[level];
+    this.counts[level] = 0;
+    return n;
+  }
+
+  *takeRequests(): Iterable<[{ route: string; status: number }, number]> {
+    for (const entry of this.requests.values()) {
+      if (entry.n) yield [entry, entry.n];
+      entry.n = 0;
+    }
+  }
+
+  /** config_get_duration as a prom-client metric object (cumulative buckets, ms). */
+  histogram() {
+    const name = 'config_get_duration';
+    const help = 'Hot read path latency in milliseconds';
+    return {
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      reset: () => undefined,
+      get: async () => {
+        const values: {
+          metricName: string;
+          labels: Record<string, string | number>;
+          value: number;
+        }[] = [];
+        for (const route of ['key', 'environment'] as const) {
+          const b = this.buckets[route];
+          let acc = 0;
+          CONFIG_GET_BUCKETS.forEach((le, i) => {
+            acc += b[i]!;
+            values.push({ metricName: `${name}_bucket`, labels: { le, route }, value: acc });
+          });
+          acc += b[CONFIG_GET_BUCKETS.length]!;
+          values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', route }, value: acc });
+          values.push({ metricName: `${name}_sum`, labels: { route }, value: this.sums[route] });
+          values.push({ metricName: `${name}_count`, labels: { route }, value: acc });
+        }
+        return { name, help, type: 'histogram', aggregator: 'sum', values };
+      },
+    };
+  }
+}
+
 export interface GaugeSources {
   projectionLag?: () => Promise<{ projection: string; behind: number; ageSeconds: number }[]>;
   queueCounts?: () => Promise<{ queue: string; state: string; count: number }[]>;
@@ -88,24 +174,28 @@ export function createMetrics(sources: GaugeSources = {}) {
   client.collectDefaultMetrics({ register: registry });
   const hitRate = new SlidingHitRate();
 
-  const configGet = new client.Histogram({
-    name: 'config_get_duration',
-    help: 'Hot read path latency in milliseconds',
-    labelNames: ['route'],
-    // Fine below a millisecond, with 10 ms (the alert's threshold) as a boundary.
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000],
-    registers: [registry],
-  });
-  const hits = new client.Counter({
+  // The hot read path records into plain arrays (a few increments per read); prom-client reads
+  // them when scraped. Its own observe() hashes label sets on every call, which costs the hot
+  // path more than everything else it does.
+  const hot = new HotPathStats();
+  registry.registerMetric(hot.histogram() as unknown as client.Metric);
+  new client.Counter({
     name: 'cache_hits_total',
     help: 'Hot reads answered from a cache level',
     labelNames: ['level'],
     registers: [registry],
+    collect() {
+      this.inc({ level: 'local' }, hot.take('local'));
+      this.inc({ level: 'redis' }, hot.take('redis'));
+    },
   });
-  const misses = new client.Counter({
+  new client.Counter({
     name: 'cache_misses_total',
     help: 'Hot reads that went to PostgreSQL',
     registers: [registry],
+    collect() {
+      this.inc(hot.take('postgres'));
+    },
   });
   new client.Gauge({
     name: 'cache_hit_rate',
@@ -139,6 +229,11 @@ export function createMetrics(sources: GaugeSources = {}) {
     help: 'HTTP requests',
     labelNames: ['method', 'route', 'status'],
     registers: [registry],
+    collect() {
+      for (const [{ route, status }, n] of hot.takeRequests()) {
+        this.inc({ method: 'GET', route, status: String(status) }, n);
+      }
+    },
   });
   const appendDuration = new client.Histogram({
     name: 'event_append_duration_seconds',
@@ -213,18 +308,28 @@ export function createMetrics(sources: GaugeSources = {}) {
     });
   }
 
+  const httpBound = new Map<
+    string,
+    {
+      duration: ReturnType<typeof httpDuration.labels>;
+      total: ReturnType<typeof httpTotal.labels>;
+    }
+  >();
+
   return {
     registry,
     /** Where scrape-time gauges read from; each process fills in what it has. */
     sources,
-    /** One hot read answered: its latency and which level served it. */
-    hotRead(route: 'key' | 'environment', ms: number, source: string) {
-      configGet.observe({ route }, ms);
+    /** One hot read answered: its latency, status and which level served it. */
+    hotRead(route: 'key' | 'environment', ms: number, source: string, status: number) {
+      hot.request(route, status);
+      if (source === 'error') return;
+      hot.observe(route, ms);
       if (source === 'local' || source === 'redis') {
-        hits.inc({ level: source });
+        hot.count(source);
         hitRate.record(true);
       } else if (source === 'postgres') {
-        misses.inc();
+        hot.count('postgres');
         hitRate.record(false);
       }
     },
@@ -233,9 +338,15 @@ export function createMetrics(sources: GaugeSources = {}) {
       if (outcome === 'rolled_back') deploymentsFailed.inc();
     },
     http(method: string, route: string, status: number, seconds: number) {
-      const labels = { method, route, status: String(status) };
-      httpDuration.observe(labels, seconds);
-      httpTotal.inc(labels);
+      const id = `${method} ${status} ${route}`;
+      let bound = httpBound.get(id);
+      if (!bound) {
+        const labels = { method, route, status: String(status) };
+        bound = { duration: httpDuration.labels(labels), total: httpTotal.labels(labels) };
+        if (httpBound.size < 10_000) httpBound.set(id, bound);
+      }
+      bound.duration.observe(seconds);
+      bound.total.inc();
     },
     appendObserved(seconds: number) {
       appendDuration.observe(seconds);
