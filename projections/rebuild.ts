@@ -1,52 +1,172 @@
 /**
- * Rebuilds projections from position zero: empties a projection's tables and moves its checkpoint
- * to zero in one transaction (taking the checkpoint row lock, so a running batch finishes first
- * and a live runner elsewhere notices and starts over), then replays the log into it.
+ * Rebuilds projections from position zero while the service keeps serving.
+ *
+ * A PostgreSQL projection is replayed into shadow copies of its tables (a schema of its own),
+ * while the live projection keeps the live tables current and queries keep reading them. When the
+ * shadow has caught up, one transaction takes the live checkpoint's row lock (so no live batch
+ * runs), brings the shadow to at least the live position, replaces the live rows with the shadow
+ * rows and moves the live checkpoint to the shadow's. Readers see the old rows until that commit
+ * and the rebuilt ones after it; a live runner anywhere notices the moved checkpoint and carries
+ * on from it. The Redis cache is rebuilt by dropping it: the read path refills it.
  */
+import type pg from 'pg';
 import type { Projector, Services } from '../src/composition.js';
-import { inTransaction } from '../src/infrastructure/postgres.js';
+import type { EventStore } from '../src/core/event-store/event-store.js';
+import { PostgresProjectionRunner, lockKey, readCheckpoint } from './runner.js';
+import type { PostgresProjection } from './projection.js';
+
+export type RebuildProgress = (p: {
+  projection: string;
+  position: bigint;
+  head: bigint;
+  done: number;
+  total: number;
+}) => void | Promise<void>;
 
 export async function rebuildProjections(
   s: Services,
   projector: Projector,
   names: string[],
   log: (msg: string) => void = () => undefined,
-  onProgress?: (done: number, total: number) => void | Promise<void>,
+  onProgress?: RebuildProgress,
 ): Promise<string[]> {
   const all = [...projector.runners.map((r) => r.projection.name), projector.redisCache.name];
   const unknown = names.filter((n) => !all.includes(n));
-  if (unknown.length)
+  if (unknown.length) {
     throw new Error(`unknown projection(s): ${unknown.join(', ')}; known: ${all.join(', ')}`);
+  }
   const chosen = names.length ? names : all;
-  const head = await s.store.headPosition();
-  const steps = chosen.length;
   let done = 0;
   for (const runner of projector.runners) {
-    const { name, tables } = runner.projection;
-    if (!chosen.includes(name)) continue;
-    await inTransaction(s.pool, async (client) => {
-      await client.query(
-        'INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING',
-        [name],
-      );
-      await client.query('SELECT 1 FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [name]);
-      // CASCADE: the read model's tables reference each other.
-      await client.query(`TRUNCATE ${tables.join(', ')} CASCADE`);
-      await client.query(
-        'UPDATE projection_checkpoints SET position = 0, updated_at = now() WHERE name = $1',
-        [name],
-      );
-    });
-    log(`${name}: emptied ${tables.join(', ')}; replaying ${head} events`);
-    await runner.catchUpOnce();
-    await onProgress?.(++done, steps);
-    log(`${name}: rebuilt`);
+    if (!chosen.includes(runner.projection.name)) continue;
+    const index = done;
+    await rebuildWhileServing(s.pool, s.store, runner.projection, log, (position, head) =>
+      onProgress?.({
+        projection: runner.projection.name,
+        position,
+        head,
+        done: index,
+        total: chosen.length,
+      }),
+    );
+    done++;
   }
   if (chosen.includes(projector.redisCache.name)) {
     await projector.redisCache.reset();
     await projector.redisCache.catchUpOnce();
-    await onProgress?.(++done, steps);
-    log(`${projector.redisCache.name}: rebuilt`);
+    done++;
+    log(`${projector.redisCache.name}: dropped; the read path refills it`);
   }
+  const head = await s.store.headPosition();
+  await onProgress?.({ projection: '', position: head, head, done, total: chosen.length });
   return chosen;
+}
+
+export async function rebuildWhileServing(
+  pool: pg.Pool,
+  store: EventStore,
+  projection: PostgresProjection,
+  log: (msg: string) => void,
+  onProgress?: (position: bigint, head: bigint) => void | Promise<void>,
+): Promise<void> {
+  const schema = `rebuild_${projection.name.replace(/\W/g, '_')}_${Date.now().toString(36)}`;
+  const shadowName = `${projection.name}@${schema}`;
+  // One rebuild of a projection at a time: a second one waits for the first.
+  const lock = await pool.connect();
+  await lock.query('SELECT pg_advisory_lock($1::bigint)', [lockKey(`rebuild:${projection.name}`)]);
+  try {
+    await pool.query(`CREATE SCHEMA "${schema}"`);
+    for (const table of projection.tables) {
+      await pool.query(
+        `CREATE TABLE "${schema}".${table} (LIKE public.${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`,
+      );
+    }
+    await pool.query('DELETE FROM projection_checkpoints WHERE name = $1', [shadowName]);
+    const shadow = new PostgresProjectionRunner(
+      pool,
+      store,
+      { ...projection, name: shadowName },
+      { schema, batchSize: 1000 },
+    );
+    const head = await store.headPosition();
+    log(`${projection.name}: replaying ${head} events into ${schema} while serving`);
+    let position = 0n;
+    let lastReport = 0;
+    for (;;) {
+      const events = await store.readAll({
+        after: position,
+        limit: 1000,
+        streamPrefixes: projection.streamPrefixes,
+      });
+      if (events.length === 0) break;
+      position = await shadow.applyBatch(position, events);
+      if (Date.now() - lastReport > 500) {
+        lastReport = Date.now();
+        await onProgress?.(position, head);
+        log(`${projection.name}: ${position}/${head}`);
+      }
+    }
+    await swap(pool, store, projection, shadow, schema);
+    await onProgress?.(await readCheckpoint(pool, projection.name), head);
+    log(`${projection.name}: rebuilt; switched to the rebuilt tables`);
+  } finally {
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await pool.query('DELETE FROM projection_checkpoints WHERE name = $1', [shadowName]);
+    await lock.query('SELECT pg_advisory_unlock($1::bigint)', [
+      lockKey(`rebuild:${projection.name}`),
+    ]);
+    lock.release();
+  }
+}
+
+async function swap(
+  pool: pg.Pool,
+  store: EventStore,
+  projection: PostgresProjection,
+  shadow: PostgresProjectionRunner,
+  schema: string,
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(
+      'INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING',
+      [projection.name],
+    );
+    const { rows } = await client.query<{ position: bigint }>(
+      'SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE',
+      [projection.name],
+    );
+    const live = rows[0]!.position;
+    // Live batches wait on the lock now; bring the shadow to (at least) the live position.
+    let position = await readCheckpoint(client, shadow.projection.name);
+    for (;;) {
+      const events = await store.readAll({
+        after: position,
+        limit: 1000,
+        streamPrefixes: projection.streamPrefixes,
+      });
+      if (events.length === 0 || position >= live) break;
+      await client.query(`SET LOCAL search_path TO "${schema}", public`);
+      await projection.apply(client, events);
+      await client.query('SET LOCAL search_path TO public');
+      position = events[events.length - 1]!.position;
+    }
+    const reached = position > live ? position : live;
+    // Children first out, parents first in (the tables reference each other).
+    for (const table of projection.tables) await client.query(`DELETE FROM public.${table}`);
+    for (const table of [...projection.tables].reverse()) {
+      await client.query(`INSERT INTO public.${table} SELECT * FROM "${schema}".${table}`);
+    }
+    await client.query(
+      'UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1',
+      [projection.name, reached.toString()],
+    );
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }

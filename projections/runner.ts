@@ -21,6 +21,8 @@ export interface RunnerOptions {
   idleWaitMs?: number;
   onError?: (error: unknown, projection: string) => void;
   onBatch?: (projection: string, events: RecordedEvent[], checkpoint: bigint) => void;
+  /** Write the projection's tables in this schema instead (a rebuild's shadow tables). */
+  schema?: string;
 }
 
 /** Stable advisory-lock key per projection name. */
@@ -70,6 +72,10 @@ export class PostgresProjectionRunner {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
+      if (this.options.schema) {
+        // Unqualified table names resolve to the shadow tables; checkpoints stay in public.
+        await client.query(`SET LOCAL search_path TO "${this.options.schema}", public`);
+      }
       await client.query(
         'INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING',
         [name],

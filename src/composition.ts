@@ -31,6 +31,7 @@ import { tenantRoutes } from './api/routes/tenants.js';
 import { configRoutes } from './api/routes/configs.js';
 import { auditRoutes } from './api/routes/audit.js';
 import { workflowRoutes } from './api/routes/workflows.js';
+import { adminRoutes } from './api/routes/admin.js';
 import { ADMIN_QUEUES_PATH, adminQueues } from './api/admin-queues.js';
 import { Queues, queueCounts } from './jobs/queues.js';
 import { RateLimits } from './api/rate-limits.js';
@@ -219,6 +220,7 @@ export function createApi(s: Services): ApiServer {
   api.use(configRoutes(s));
   api.use(auditRoutes(s));
   api.use(workflowRoutes(s));
+  api.use(adminRoutes(s, queues));
   app.use('/api/v1', api);
   app.use((req) => {
     throw new HttpProblem(404, 'Not found', `No route for ${req.method} ${req.path}`);

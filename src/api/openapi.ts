@@ -31,7 +31,7 @@ type Tag =
   | 'Deployments'
   | 'Audit'
   | 'Operations';
-type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 428 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 428 | 429 | 503;
 type RequestHeader = 'If-Match' | 'If-None-Match' | 'X-Client-Id';
 type ResponseHeader = 'ETag' | 'Location' | 'X-Event-Position';
 
@@ -415,6 +415,27 @@ const RESPONSE_SCHEMAS = {
       .describe('per projection: its checkpoint and how many events it is behind'),
   }),
   PrometheusText: z.string().describe('Prometheus text exposition format'),
+  ProjectionStatus: z.looseObject({
+    head: z.string().describe('position of the newest event'),
+    projections: z.array(
+      z.looseObject({ name: z.string(), position: z.string(), behind: z.string() }),
+    ),
+  }),
+  RebuildAccepted: z.looseObject({
+    jobId: z.string(),
+    projection: z.string(),
+    statusUrl: z.string(),
+  }),
+  RebuildStatus: z.looseObject({
+    jobId: z.string(),
+    projections: z.array(z.string()),
+    state: z.string().describe('BullMQ job state: waiting, active, completed, failed…'),
+    progress: z.unknown().describe('percent done'),
+    result: z.unknown(),
+    failedReason: z.string().nullable(),
+    createdAt: z.string(),
+    finishedAt: z.string().nullable(),
+  }),
 } satisfies Record<string, z.ZodType>;
 type ResponseName = keyof typeof RESPONSE_SCHEMAS;
 
@@ -437,6 +458,11 @@ const PATH_PARAMS: Record<string, { schema: z.ZodType; description: string }> = 
   version: { schema: z.coerce.number().int().min(1), description: 'A version number (1, 2, …)' },
   approvalId: { schema: z.string(), description: 'The change request id' },
   deploymentId: { schema: z.string(), description: 'The deployment id' },
+  name: {
+    schema: z.enum(['read-model', 'audit-log', 'redis-cache', 'all']),
+    description: 'A projection, or all of them',
+  },
+  jobId: { schema: z.string(), description: 'The rebuild job id' },
 };
 
 const REQUEST_HEADERS: Record<RequestHeader | 'X-Min-Position' | 'X-Correlation-Id', Json> = {
@@ -512,6 +538,11 @@ const ERRORS: Record<ErrorStatus, { name: string; description: string }> = {
     name: 'PreconditionRequired',
     description: 'Name the version being changed: If-Match or expectedVersion (`currentVersion`)',
   },
+  429: {
+    name: 'TooManyRequests',
+    description:
+      'Over the per-minute limit for this tenant and caller (RateLimiting__*); retry after Retry-After seconds',
+  },
   503: {
     name: 'NotCaughtUp',
     description: 'The read side did not reach minPosition in time; retry after Retry-After seconds',
@@ -523,6 +554,23 @@ const ERRORS: Record<ErrorStatus, { name: string; description: string }> = {
 // ---------------------------------------------------------------------------------------------
 
 const V1 = '/api/v1';
+
+/** Operations behind RateLimiting__ConfigGet, __ConfigCreate and __Deployments (api/rate-limits.ts). */
+const RATE_LIMITED = new Set([
+  'getEnvironmentConfigs',
+  'getConfigValue',
+  'listConfigurations',
+  'getConfiguration',
+  'listConfigurationVersions',
+  'getConfigurationVersion',
+  'createConfiguration',
+  'updateConfiguration',
+  'deleteConfiguration',
+  'restoreConfiguration',
+  'rollbackConfiguration',
+  'startDeployment',
+  'rollbackDeployment',
+]);
 const COMMAND = ['X-Event-Position'] as const satisfies ResponseHeader[];
 
 export const ROUTES: readonly ApiOperation[] = [
@@ -981,6 +1029,45 @@ export const ROUTES: readonly ApiOperation[] = [
     otherResponses: { 503: { description: 'A dependency is down', schema: 'Readiness' } },
     errors: [],
   },
+  // ---- operations ----
+  {
+    method: 'get',
+    path: `${V1}/admin/projections`,
+    operationId: 'getProjections',
+    summary: 'Projections, their checkpoints and lag',
+    tag: 'Operations',
+    access: 'platform',
+    success: { status: 200, description: 'Projection status', schema: 'ProjectionStatus' },
+    errors: [403],
+  },
+  {
+    method: 'post',
+    path: `${V1}/admin/projections/:name/rebuild`,
+    operationId: 'rebuildProjection',
+    summary: 'Queue a rebuild from position zero while serving (name, or "all")',
+    description:
+      'The worker replays the log into shadow tables while the live ones keep answering, then ' +
+      'switches in one transaction. Progress: the status URL, and /admin/queues.',
+    tag: 'Operations',
+    access: 'platform',
+    success: {
+      status: 202,
+      description: 'Queued',
+      schema: 'RebuildAccepted',
+      headers: ['Location'],
+    },
+    errors: [403, 404],
+  },
+  {
+    method: 'get',
+    path: `${V1}/admin/projections/rebuilds/:jobId`,
+    operationId: 'getRebuild',
+    summary: 'Progress of a rebuild job',
+    tag: 'Operations',
+    access: 'platform',
+    success: { status: 200, description: 'The job', schema: 'RebuildStatus' },
+    errors: [403, 404],
+  },
   {
     method: 'get',
     path: '/metrics',
@@ -1119,6 +1206,13 @@ function operationObject(op: ApiOperation, requestNames: Map<z.ZodType, string>)
   parameters.push({ $ref: paramRef('X-Correlation-Id') });
 
   const errors = new Set<ErrorStatus>(op.errors);
+  if (
+    RATE_LIMITED.has(
+      op.operationId.replace(/^(pause|resume|promote)Deployment$/, 'rollbackDeployment'),
+    )
+  ) {
+    errors.add(429);
+  }
   if (op.access !== 'public') errors.add(401);
   if (op.body || op.query) errors.add(400);
   if (op.body) errors.add(413);

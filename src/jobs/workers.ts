@@ -5,7 +5,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Services } from '../composition.js';
 import { createProjector } from '../composition.js';
-import { rebuildProjections } from '../../projections/rebuild.js';
+import { rebuildProjections, type RebuildProgress } from '../../projections/rebuild.js';
 import { PostgresProjectionRunner } from '../../projections/runner.js';
 import type { CommandContext } from '../application/command-handling.js';
 import {
@@ -21,6 +21,12 @@ import {
 } from './queues.js';
 import { jobScheduler } from './scheduler.js';
 import { activeSpanContext, inSpan, linksTo } from '../infrastructure/trace-context.js';
+
+/** Overall percentage: finished projections plus the share of the current one replayed. */
+function rebuildPercent(p: Parameters<RebuildProgress>[0]): number {
+  const current = p.head > 0n ? Number((p.position * 100n) / p.head) / 100 : 1;
+  return Math.min(100, Math.round(((p.done + Math.min(1, current)) / p.total) * 100));
+}
 
 /** Jobs act as the system, caused by the job, in the job's own trace. */
 const systemContext = (job: Job): CommandContext => {
@@ -80,7 +86,7 @@ export function startWorkers(s: Services, options: { idleWaitMs?: number } = {})
         projector,
         job.data.projections,
         (msg) => s.logger.info({ job: job.id }, msg),
-        (done, total) => job.updateProgress(Math.round((done / total) * 100)),
+        (p) => job.updateProgress(rebuildPercent(p)),
       );
       return { rebuilt };
     },

@@ -9,6 +9,7 @@ const projector = createProjector(services);
 const names = process.argv.slice(2);
 try {
   await rebuildProjections(services, projector, names, (msg) => console.log(msg));
+  console.log('done');
 } finally {
   await services.close();
   await projector.stop();
