@@ -155,6 +155,8 @@ function readJson(file: string): Record<string, string> {
 export function loadSettings(
   env: Record<string, string | undefined> = process.env,
   dir = process.env.CONFIG_SERVICE_SETTINGS_DIR ?? process.cwd(),
+  /** Tools that never check tokens (migrations) need no JWT secret. */
+  options: { requireJwtSecret?: boolean } = {},
 ): Settings {
   const base = readJson(path.join(dir, 'appsettings.json'));
   const environment = env.ASPNETCORE_ENVIRONMENT || base.ASPNETCORE_ENVIRONMENT || 'Development';
@@ -187,7 +189,11 @@ export function loadSettings(
   }
   let secret = s.JWT__Secret;
   if (!secret) {
-    if (s.ASPNETCORE_ENVIRONMENT !== 'Development' && s.ASPNETCORE_ENVIRONMENT !== 'Test') {
+    if (
+      options.requireJwtSecret !== false &&
+      s.ASPNETCORE_ENVIRONMENT !== 'Development' &&
+      s.ASPNETCORE_ENVIRONMENT !== 'Test'
+    ) {
       throw new SettingsError(
         `Invalid settings:\n  JWT__Secret: required outside Development (environment is ${s.ASPNETCORE_ENVIRONMENT})`,
       );

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { migrate } from '../infrastructure/migrate.js';
 import { settingsOrExit } from './run.js';
 
-const settings = settingsOrExit();
+const settings = settingsOrExit({ requireJwtSecret: false });
 const config = settings.postgres.config;
 const database =
   config.database ??

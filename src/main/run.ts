@@ -1,9 +1,9 @@
 import { loadSettings, SettingsError, type Settings } from '../config/settings.js';
 
 /** Loads settings or exits with a message naming the bad variable. */
-export function settingsOrExit(): Settings {
+export function settingsOrExit(options: { requireJwtSecret?: boolean } = {}): Settings {
   try {
-    return loadSettings();
+    return loadSettings(process.env, undefined, options);
   } catch (error) {
     if (error instanceof SettingsError) {
       process.stderr.write(`${error.message}\n`);
