@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { snapshotReadTables } from '../test/support/snapshot.js';
 import pg from 'pg';
 import request from 'supertest';
 import { startHarness, uniqueTenant, type Harness } from '../test/support/harness.js';
@@ -8,20 +9,7 @@ import { rebuildProjections } from './rebuild.js';
 import type { PostgresProjection } from './projection.js';
 import { testDbConfig } from '../test/support/test-env.js';
 
-const TABLES: Record<string, string> = {
-  tenants: 'tenant_id',
-  configurations: 'config_id',
-  config_versions: 'version_id',
-  audit_logs: 'log_id',
-};
-
-async function snapshot(pool: pg.Pool) {
-  const out: Record<string, unknown[]> = {};
-  for (const [table, key] of Object.entries(TABLES)) {
-    out[table] = (await pool.query(`SELECT * FROM ${table} ORDER BY ${key}`)).rows;
-  }
-  return out;
-}
+const snapshot = (pool: pg.Pool) => snapshotReadTables(pool);
 
 /** A varied history: tenants, creates, updates, rollbacks, deletes, restores, a suspended tenant. */
 async function history(h: Harness) {

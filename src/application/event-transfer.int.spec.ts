@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { snapshotReadTables } from '../../test/support/snapshot.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import pg from 'pg';
@@ -28,24 +29,7 @@ import {
   type ExportedEvent,
 } from './event-transfer.js';
 
-/** Every read table, with its key. */
-const TABLES: Record<string, string> = {
-  tenants: 'tenant_id',
-  configurations: 'config_id',
-  config_versions: 'version_id',
-  audit_logs: 'log_id',
-  approval_requests: 'approval_id',
-  deployments: 'deployment_id',
-  approval_policies: 'tenant_id, environment',
-};
-
-async function snapshot(pool: pg.Pool) {
-  const out: Record<string, unknown[]> = {};
-  for (const [table, key] of Object.entries(TABLES)) {
-    out[table] = (await pool.query(`SELECT * FROM ${table} ORDER BY ${key}`)).rows;
-  }
-  return out;
-}
+const snapshot = (pool: pg.Pool) => snapshotReadTables(pool);
 
 /** The log as stored, without what the store assigns at append time (recorded_at). */
 async function storedLog(pool: pg.Pool) {

@@ -10,48 +10,10 @@ import {
   type ApprovalEvent,
   type ApprovalState,
 } from './approval.js';
-import { DomainError, type DomainErrorCode } from './errors.js';
 
-// given(events).when(decide).then(expectedEvents) | .thenNothing() | .thenRefused(code, field)
-function given(events: ApprovalEvent[]) {
-  const state = events.reduce(evolveApproval, initialApprovalState());
-  return {
-    state,
-    when(decide: (state: ApprovalState) => ApprovalEvent[]) {
-      let produced: ApprovalEvent[] | undefined;
-      let failure: unknown;
-      try {
-        produced = decide(state);
-      } catch (error) {
-        failure = error;
-      }
-      const events = (): ApprovalEvent[] => {
-        if (failure !== undefined) throw failure;
-        return produced!;
-      };
-      return {
-        then(expected: ApprovalEvent[]) {
-          expect(events()).to.deep.equal(expected);
-          return events().reduce(evolveApproval, state);
-        },
-        thenNothing() {
-          expect(events()).to.deep.equal([]);
-        },
-        thenRefused(code: DomainErrorCode, field?: string, details?: Record<string, unknown>) {
-          expect(
-            failure,
-            `expected ${code}, got events ${JSON.stringify(produced)}`,
-          ).to.be.instanceOf(DomainError);
-          const error = failure as DomainError;
-          expect(error.code).to.equal(code);
-          expect(error.field).to.equal(field);
-          if (details !== undefined) expect(error.details).to.deep.equal(details);
-          return error;
-        },
-      };
-    },
-  };
-}
+import { givenFor } from './testing.js';
+
+const given = givenFor(evolveApproval, initialApprovalState);
 
 const approvalId = 'apr_1';
 const tenantId = 'acme';

@@ -13,49 +13,11 @@ import {
   type ConfigurationState,
   type CreateConfig,
 } from './configuration.js';
-import { DomainError, type DomainErrorCode } from './errors.js';
+import { DomainError } from './errors.js';
+import { givenFor } from './testing.js';
 import { normaliseValue, type ConfigType } from './values.js';
 
-// given(events).when(decide).then(expectedEvents) | .thenNothing() | .thenRefused(code, field)
-function given(events: ConfigurationEvent[]) {
-  const state = events.reduce(evolveConfiguration, initialConfigurationState());
-  return {
-    state,
-    when(decide: (state: ConfigurationState) => ConfigurationEvent[]) {
-      let produced: ConfigurationEvent[] | undefined;
-      let failure: unknown;
-      try {
-        produced = decide(state);
-      } catch (error) {
-        failure = error;
-      }
-      const events = (): ConfigurationEvent[] => {
-        if (failure !== undefined) throw failure;
-        return produced!;
-      };
-      return {
-        then(expected: ConfigurationEvent[]) {
-          expect(events()).to.deep.equal(expected);
-          return events().reduce(evolveConfiguration, state);
-        },
-        thenNothing() {
-          expect(events()).to.deep.equal([]);
-        },
-        thenRefused(code: DomainErrorCode, field?: string, details?: Record<string, unknown>) {
-          expect(
-            failure,
-            `expected ${code}, got events ${JSON.stringify(produced)}`,
-          ).to.be.instanceOf(DomainError);
-          const error = failure as DomainError;
-          expect(error.code).to.equal(code);
-          expect(error.field).to.equal(field);
-          if (details !== undefined) expect(error.details).to.deep.equal(details);
-          return error;
-        },
-      };
-    },
-  };
-}
+const given = givenFor(evolveConfiguration, initialConfigurationState);
 
 const tenantId = 'acme';
 const environment = 'production';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { configIdFor } from './configuration.js';
-import { DomainError, type DomainErrorCode } from './errors.js';
+
+import { givenFor } from './testing.js';
 import {
   TENANT_TIERS,
   TIER_DEFAULTS,
@@ -17,46 +18,7 @@ import {
   type TenantState,
 } from './tenant.js';
 
-// given(events).when(decide).then(expectedEvents) | .thenNothing() | .thenRefused(code, field)
-function given(events: TenantEvent[]) {
-  const state = events.reduce(evolveTenant, initialTenantState());
-  return {
-    state,
-    when(decide: (state: TenantState) => TenantEvent[]) {
-      let produced: TenantEvent[] | undefined;
-      let failure: unknown;
-      try {
-        produced = decide(state);
-      } catch (error) {
-        failure = error;
-      }
-      const events = (): TenantEvent[] => {
-        if (failure !== undefined) throw failure;
-        return produced!;
-      };
-      return {
-        then(expected: TenantEvent[]) {
-          expect(events()).to.deep.equal(expected);
-          return events().reduce(evolveTenant, state);
-        },
-        thenNothing() {
-          expect(events()).to.deep.equal([]);
-        },
-        thenRefused(code: DomainErrorCode, field?: string, details?: Record<string, unknown>) {
-          expect(
-            failure,
-            `expected ${code}, got events ${JSON.stringify(produced)}`,
-          ).to.be.instanceOf(DomainError);
-          const error = failure as DomainError;
-          expect(error.code).to.equal(code);
-          expect(error.field).to.equal(field);
-          if (details !== undefined) expect(error.details).to.deep.equal(details);
-          return error;
-        },
-      };
-    },
-  };
-}
+const given = givenFor(evolveTenant, initialTenantState);
 
 const tenantId = 'acme';
 const limits: QuotaLimits = { maxConfigsPerTenant: 1000 };

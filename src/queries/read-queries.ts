@@ -176,6 +176,31 @@ const APPROVALS = `(SELECT a.*, a.config_key AS key,
 const DEPLOYMENTS = `(SELECT d.*, c.key, COALESCE(c.is_sensitive, FALSE) AS is_sensitive
                        FROM deployments d LEFT JOIN configurations c USING (config_id)) x`;
 
+export interface WorkflowFilter {
+  tenantId?: string;
+  status?: string;
+  environment?: string;
+  /** A token limited to some environments sees only those. */
+  environments?: string[] | null;
+  configId?: string;
+  page: number;
+  pageSize: number;
+}
+
+/** The filters change requests and deployments share (their environment columns differ). */
+function workflowWhere(filter: WorkflowFilter, environmentColumn: string) {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (filter.tenantId) where.push(`tenant_id = $${args.push(filter.tenantId)}`);
+  if (filter.status) where.push(`status = $${args.push(filter.status)}`);
+  if (filter.environment) where.push(`${environmentColumn} = $${args.push(filter.environment)}`);
+  if (filter.environments) {
+    where.push(`${environmentColumn} = ANY($${args.push(filter.environments)})`);
+  }
+  if (filter.configId) where.push(`config_id = $${args.push(filter.configId)}`);
+  return { where, args };
+}
+
 export class ReadQueries {
   constructor(private readonly db: pg.Pool) {}
 
@@ -259,24 +284,8 @@ export class ReadQueries {
     return this.page('audit_logs', where, args, 'timestamp DESC, log_id', filter, auditView);
   }
 
-  async approvals(filter: {
-    tenantId?: string;
-    status?: string;
-    environment?: string;
-    /** A token limited to some environments sees only those. */
-    environments?: string[] | null;
-    configId?: string;
-    page: number;
-    pageSize: number;
-  }) {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (filter.tenantId) where.push(`tenant_id = $${args.push(filter.tenantId)}`);
-    if (filter.status) where.push(`status = $${args.push(filter.status)}`);
-    if (filter.environment) where.push(`target_environment = $${args.push(filter.environment)}`);
-    if (filter.environments)
-      where.push(`target_environment = ANY($${args.push(filter.environments)})`);
-    if (filter.configId) where.push(`config_id = $${args.push(filter.configId)}`);
+  async approvals(filter: WorkflowFilter) {
+    const { where, args } = workflowWhere(filter, 'target_environment');
     return this.page(APPROVALS, where, args, 'created_at DESC, approval_id', filter, approvalView);
   }
 
@@ -287,31 +296,10 @@ export class ReadQueries {
     return rows[0] ? approvalView(rows[0]) : undefined;
   }
 
-  async deployments(filter: {
-    tenantId?: string;
-    status?: string;
-    environment?: string;
-    /** A token limited to some environments sees only those. */
-    environments?: string[] | null;
-    configId?: string;
-    page: number;
-    pageSize: number;
-  }) {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (filter.tenantId) where.push(`tenant_id = $${args.push(filter.tenantId)}`);
-    if (filter.status) where.push(`status = $${args.push(filter.status)}`);
-    if (filter.environment) where.push(`environment = $${args.push(filter.environment)}`);
-    if (filter.environments) where.push(`environment = ANY($${args.push(filter.environments)})`);
-    if (filter.configId) where.push(`config_id = $${args.push(filter.configId)}`);
-    return this.page(
-      DEPLOYMENTS,
-      where,
-      args,
-      'started_at DESC, deployment_id',
-      filter,
-      deploymentView,
-    );
+  async deployments(filter: WorkflowFilter) {
+    const { where, args } = workflowWhere(filter, 'environment');
+    const order = 'started_at DESC, deployment_id';
+    return this.page(DEPLOYMENTS, where, args, order, filter, deploymentView);
   }
 
   async deployment(deploymentId: string): Promise<DeploymentView | undefined> {

@@ -1,17 +1,8 @@
 import { expect } from 'chai';
+import { snapshotReadTables } from '../support/snapshot.js';
 import request from 'supertest';
 import { startHarness, uniqueTenant, type Harness } from '../support/harness.js';
 import { rebuildProjections } from '../../projections/rebuild.js';
-
-const TABLES: Record<string, string> = {
-  tenants: 'tenant_id',
-  configurations: 'config_id',
-  config_versions: 'version_id',
-  approval_requests: 'approval_id',
-  deployments: 'deployment_id',
-  approval_policies: 'tenant_id, environment',
-  audit_logs: 'log_id',
-};
 
 describe('rebuild while serving (e2e)', function () {
   this.timeout(60_000);
@@ -64,13 +55,7 @@ describe('rebuild while serving (e2e)', function () {
       .expect(200);
   }
 
-  async function snapshot() {
-    const out: Record<string, unknown[]> = {};
-    for (const [table, key] of Object.entries(TABLES)) {
-      out[table] = (await h.services.pool.query(`SELECT * FROM ${table} ORDER BY ${key}`)).rows;
-    }
-    return out;
-  }
+  const snapshot = () => snapshotReadTables(h.services.pool);
 
   it('queues a rebuild for platform admins only, reports progress, and keeps answering meanwhile', async function () {
     await caughtUp();
