@@ -124,47 +124,67 @@ export class PostgresProjectionRunner {
 
   /** Runs until the signal aborts: waits for the advisory lock, then follows the log. */
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const lockClient = new pg.Client(
-        (this.pool as unknown as { options: pg.ClientConfig }).options,
-      );
-      const lost = new AbortController();
-      const stop = () => lost.abort();
-      signal.addEventListener('abort', stop, { once: true });
-      lockClient.on('error', stop);
-      lockClient.on('end', stop);
-      try {
-        await lockClient.connect();
-        const { rows } = await lockClient.query<{ locked: boolean }>(
-          'SELECT pg_try_advisory_lock($1::bigint) AS locked',
-          [lockKey(this.projection.name)],
-        );
-        if (!rows[0]!.locked) {
-          // Another instance runs this projection: stand by and try again.
-          await sleepUnless(2000, lost.signal);
-          continue;
-        }
-        await catchUp(
+    await whileHoldingLock(
+      (this.pool as unknown as { options: pg.ClientConfig }).options,
+      this.projection.name,
+      signal,
+      async (held) =>
+        catchUp(
           this.store,
           {
             after: await readCheckpoint(this.pool, this.projection.name),
             batchSize: this.options.batchSize ?? 500,
             streamPrefixes: this.projection.streamPrefixes,
             idleWaitMs: this.options.idleWaitMs ?? 1000,
-            signal: lost.signal,
+            signal: held,
             onError: (e) => this.options.onError?.(e, this.projection.name),
             onIdle: (after, head) => this.applyBatch(after, [], head),
           },
           // `after` is where this runner believes the checkpoint is; applyBatch checks it.
           (events, after) => this.applyBatch(after, events),
-        );
-      } catch (error) {
-        this.options.onError?.(error, this.projection.name);
-        await sleepUnless(1000, signal);
-      } finally {
-        signal.removeEventListener('abort', stop);
-        await lockClient.end().catch(() => undefined);
+        ),
+      (error) => this.options.onError?.(error, this.projection.name),
+    );
+  }
+}
+
+/**
+ * Runs `work` only while this process holds the projection's PostgreSQL advisory lock (on a
+ * connection of its own): other instances stand by and take over when the holder stops or its
+ * connection drops. `work` gets a signal that aborts when the lock is lost.
+ */
+export async function whileHoldingLock(
+  config: pg.ClientConfig,
+  name: string,
+  signal: AbortSignal,
+  work: (held: AbortSignal) => Promise<void>,
+  onError: (error: unknown) => void = () => undefined,
+): Promise<void> {
+  while (!signal.aborted) {
+    const lockClient = new pg.Client(config);
+    const lost = new AbortController();
+    const stop = () => lost.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    lockClient.on('error', stop);
+    lockClient.on('end', stop);
+    try {
+      await lockClient.connect();
+      const { rows } = await lockClient.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock($1::bigint) AS locked',
+        [lockKey(name)],
+      );
+      if (!rows[0]!.locked) {
+        // Another instance runs this projection: stand by and try again.
+        await sleepUnless(2000, lost.signal);
+        continue;
       }
+      await work(lost.signal);
+    } catch (error) {
+      onError(error);
+      await sleepUnless(1000, signal);
+    } finally {
+      signal.removeEventListener('abort', stop);
+      await lockClient.end().catch(() => undefined);
     }
   }
 }

@@ -35,7 +35,7 @@ import { adminRoutes } from './api/routes/admin.js';
 import { ADMIN_QUEUES_PATH, adminQueues } from './api/admin-queues.js';
 import { Queues, queueCounts } from './jobs/queues.js';
 import { RateLimits } from './api/rate-limits.js';
-import { PostgresProjectionRunner } from '../projections/runner.js';
+import { PostgresProjectionRunner, whileHoldingLock } from '../projections/runner.js';
 import { readModelProjection } from '../projections/read-model.js';
 import { auditLogProjection } from '../projections/audit-log.js';
 import { REDIS_CACHE_PROJECTION, RedisCacheProjection } from '../projections/redis-cache.js';
@@ -278,10 +278,15 @@ export function createProjector(
     start() {
       running = Promise.all([
         ...runners.map((r) => r.run(controller.signal)),
-        redisCache.run(controller.signal, {
-          ...options,
-          onError: (e) => onError(e, redisCache.name),
-        }),
+        // The cache projection keeps its checkpoint in Redis; the lock still lives in PostgreSQL.
+        whileHoldingLock(
+          s.settings.postgres.config,
+          redisCache.name,
+          controller.signal,
+          (held) =>
+            redisCache.run(held, { ...options, onError: (e) => onError(e, redisCache.name) }),
+          (e) => onError(e, redisCache.name),
+        ),
       ]);
     },
     async stop() {
