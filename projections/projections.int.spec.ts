@@ -1,8 +1,8 @@
 import { expect } from 'chai';
+import { history } from '../test/support/history.js';
 import { snapshotReadTables } from '../test/support/snapshot.js';
 import pg from 'pg';
-import request from 'supertest';
-import { startHarness, uniqueTenant, type Harness } from '../test/support/harness.js';
+import { startHarness, type Harness } from '../test/support/harness.js';
 import { PostgresProjectionRunner, lockKey, readCheckpoint } from './runner.js';
 import { auditLogProjection } from './audit-log.js';
 import { rebuildProjections } from './rebuild.js';
@@ -10,61 +10,6 @@ import type { PostgresProjection } from './projection.js';
 import { testDbConfig } from '../test/support/test-env.js';
 
 const snapshot = (pool: pg.Pool) => snapshotReadTables(pool);
-
-/** A varied history: tenants, creates, updates, rollbacks, deletes, restores, a suspended tenant. */
-async function history(h: Harness) {
-  const auth = (t: string) => ({ Authorization: `Bearer ${t}` });
-  for (let n = 0; n < 3; n++) {
-    const tenantId = uniqueTenant('rb');
-    await request(h.url)
-      .post('/api/v1/tenants')
-      .set(auth(h.admin))
-      .send({ tenantId, name: `T${n}`, tier: 'Professional', metadata: { n } })
-      .expect(201);
-    const editor = h.token('editor', tenantId);
-    for (let i = 0; i < 6; i++) {
-      const { body } = await request(h.url)
-        .post('/api/v1/configs')
-        .set(auth(editor))
-        .send({
-          tenantId,
-          key: `k${i}`,
-          value: i,
-          type: 'Integer',
-          environment: i % 2 ? 'Staging' : 'Development',
-          tags: ['a', `t${i}`],
-          isSensitive: i === 5,
-        })
-        .expect(201);
-      await request(h.url)
-        .put(`/api/v1/configs/${body.configId}`)
-        .set(auth(editor))
-        .send({ value: i * 10, expectedVersion: 1, description: 'd' })
-        .expect(200);
-      if (i % 3 === 0)
-        await request(h.url)
-          .post(`/api/v1/configs/${body.configId}/rollback`)
-          .set(auth(editor))
-          .send({ version: 1 })
-          .expect(200);
-      if (i === 4) {
-        await request(h.url)
-          .delete(`/api/v1/configs/${body.configId}`)
-          .set(auth(editor))
-          .expect(200);
-        await request(h.url)
-          .post(`/api/v1/configs/${body.configId}/restore`)
-          .set(auth(editor))
-          .expect(200);
-      }
-    }
-    await request(h.url)
-      .patch(`/api/v1/tenants/${tenantId}`)
-      .set(auth(h.admin))
-      .send({ status: n === 2 ? 'Suspended' : 'Active', contactEmail: 'ops@example.com' })
-      .expect(200);
-  }
-}
 
 describe('projections (integration)', function () {
   let h: Harness;

@@ -277,13 +277,12 @@ export function decideRollbackConfig(
     {
       type: 'ConfigurationRolledBack',
       data: {
-        ...identity(config),
-        version: config.version + 1,
-        value,
-        previousValue: config.value,
+        ...nextVersion(
+          config,
+          value,
+          cmd.changeDescription ?? `Rolled back to version ${cmd.toVersion}`,
+        ),
         toVersion: cmd.toVersion,
-        changeDescription: cmd.changeDescription ?? `Rolled back to version ${cmd.toVersion}`,
-        isSensitive: config.isSensitive,
       },
     },
   ];
@@ -299,14 +298,7 @@ export function decideDeleteConfig(
   return [
     {
       type: 'ConfigurationDeleted',
-      data: {
-        ...identity(config),
-        version: config.version + 1,
-        value: config.value,
-        previousValue: config.value,
-        changeDescription: null,
-        isSensitive: config.isSensitive,
-      },
+      data: nextVersion(config, config.value, null),
     },
   ];
 }
@@ -324,14 +316,7 @@ export function decideRestoreConfig(
   return [
     {
       type: 'ConfigurationRestored',
-      data: {
-        ...identity(state),
-        version: state.version + 1,
-        value: state.value,
-        previousValue: state.value,
-        changeDescription: null,
-        isSensitive: state.isSensitive,
-      },
+      data: nextVersion(state, state.value, null),
     },
   ];
 }
@@ -385,14 +370,7 @@ export function decideCompleteDeployment(
   if (cmd.value !== config.value) {
     events.push({
       type: 'ConfigurationUpdated',
-      data: {
-        ...identity(config),
-        version: config.version + 1,
-        value: cmd.value,
-        previousValue: config.value,
-        changeDescription: `Deployment ${cmd.deploymentId}`,
-        isSensitive: config.isSensitive,
-      },
+      data: nextVersion(config, cmd.value, `Deployment ${cmd.deploymentId}`),
     });
   }
   events.push({
@@ -446,13 +424,8 @@ export function decideRevertDeployment(
     {
       type: 'ConfigurationRolledBack',
       data: {
-        ...identity(config),
-        version: config.version + 1,
-        value,
-        previousValue: config.value,
+        ...nextVersion(config, value, `Rollback of deployment ${cmd.deploymentId}: ${cmd.reason}`),
         toVersion: cmd.toVersion,
-        changeDescription: `Rollback of deployment ${cmd.deploymentId}: ${cmd.reason}`,
-        isSensitive: config.isSensitive,
       },
     },
   ];
@@ -488,6 +461,22 @@ function checkExpectedVersion(
       { currentVersion: config.version },
     );
   }
+}
+
+/** The data of the config's next version: `value` replaces the current one. */
+function nextVersion(
+  c: LiveConfig,
+  value: string,
+  changeDescription: string | null,
+): Extract<ConfigurationEvent, { type: 'ConfigurationDeleted' }>['data'] {
+  return {
+    ...identity(c),
+    version: c.version + 1,
+    value,
+    previousValue: c.value,
+    changeDescription,
+    isSensitive: c.isSensitive,
+  };
 }
 
 function identity(c: Identity & { type: ConfigType }): Identity & { type: ConfigType } {
