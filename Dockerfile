@@ -13,10 +13,10 @@ RUN npm run build
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN SCARF_ANALYTICS=false npm ci --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production ASPNETCORE_URLS=http://+:5000
+ENV NODE_ENV=production ASPNETCORE_URLS=http://+:5000 SCARF_ANALYTICS=false
 WORKDIR /app
 RUN useradd -m -u 1000 configservice
 COPY --from=deps --chown=configservice:configservice /app/node_modules ./node_modules
