@@ -53,27 +53,57 @@ export class PostgresEventStore implements EventStore {
     private readonly listenConfig: pg.ClientConfig,
   ) {}
 
-  async append(requests: AppendRequest[]): Promise<AppendResult> {
-    const payload = requests.map((r) => ({
-      streamId: r.streamId,
-      expected: typeof r.expected === 'bigint' ? r.expected.toString() : r.expected,
-      events: r.events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })),
-    }));
+  /**
+   * Appends go out in batches: while one batch commits, the appends that arrive wait and then
+   * commit together, each in its own subtransaction (`es_append_many`). Appends are serialised on
+   * the global position lock anyway; batching shares one commit (one WAL flush) among them.
+   */
+  append(requests: AppendRequest[]): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ requests, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private readonly pending: PendingAppend[] = [];
+  private flushing = false;
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
     try {
-      const { rows } = await this.pool.query<{ result: AppendOutcome }>(
-        'SELECT es_append($1::jsonb) AS result',
-        [JSON.stringify(payload)],
-      );
-      const result = rows[0]!.result;
-      return {
-        position: BigInt(result.position),
-        streams: requests.map((r) => {
-          const s = result.streams?.find((x) => x.streamId === r.streamId);
-          return { streamId: r.streamId, nextExpectedRevision: BigInt(s?.revision ?? -1) };
-        }),
-      };
-    } catch (error) {
-      throw translateError(error, requests);
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, MAX_BATCH);
+        const payload = batch.map(({ requests }) =>
+          requests.map((r) => ({
+            streamId: r.streamId,
+            expected: typeof r.expected === 'bigint' ? r.expected.toString() : r.expected,
+            events: r.events.map((e) => ({
+              id: e.id,
+              type: e.type,
+              data: e.data,
+              metadata: e.metadata,
+            })),
+          })),
+        );
+        let outcomes: BatchOutcome[];
+        try {
+          const { rows } = await this.pool.query<{ results: BatchOutcome[] }>(
+            'SELECT es_append_many($1::jsonb) AS results',
+            [JSON.stringify(payload)],
+          );
+          outcomes = rows[0]!.results;
+        } catch (error) {
+          for (const p of batch) p.reject(error);
+          continue;
+        }
+        batch.forEach((p, i) => {
+          const outcome = outcomes[i]!;
+          if ('ok' in outcome) p.resolve(toAppendResult(p.requests, outcome.ok));
+          else p.reject(translateError(outcome, p.requests));
+        });
+      }
+    } finally {
+      this.flushing = false;
     }
   }
 
@@ -164,13 +194,38 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
+/** Appends per transaction at most (they share one commit). */
+const MAX_BATCH = 100;
+
+interface PendingAppend {
+  requests: AppendRequest[];
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+type BatchOutcome =
+  { ok: AppendOutcome } | { error: string; message: string; detail: string | null };
+
+function toAppendResult(requests: AppendRequest[], result: AppendOutcome): AppendResult {
+  return {
+    position: BigInt(result.position),
+    streams: requests.map((r) => {
+      const s = result.streams?.find((x) => x.streamId === r.streamId);
+      return { streamId: r.streamId, nextExpectedRevision: BigInt(s?.revision ?? -1) };
+    }),
+  };
+}
+
 interface AppendOutcome {
   position: number | string;
   streams: { streamId: string; revision: number | string }[] | null;
 }
 
-function translateError(error: unknown, requests: AppendRequest[]): unknown {
-  const e = error as { code?: string; detail?: string; message?: string };
+function translateError(
+  failure: { error: string; message: string; detail: string | null },
+  requests: AppendRequest[],
+): unknown {
+  const e = { code: failure.error, detail: failure.detail ?? undefined, message: failure.message };
   if (e.code === 'ES001') {
     const detail = JSON.parse(e.detail ?? '{}') as { streamId?: string; actual?: number };
     const request = requests.find((r) => r.streamId === detail.streamId) ?? requests[0]!;
@@ -186,5 +241,5 @@ function translateError(error: unknown, requests: AppendRequest[]): unknown {
   if (e.code === '23505') {
     return new WrongExpectedVersionError(requests[0]!.streamId, requests[0]!.expected, undefined);
   }
-  return error;
+  return Object.assign(new Error(`append failed: ${e.message}`), { code: e.code });
 }
