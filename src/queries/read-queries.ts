@@ -273,6 +273,7 @@ export class ReadQueries {
     to?: Date;
     page: number;
     pageSize: number;
+    environments?: string[] | null;
   }) {
     const where: string[] = [];
     const args: unknown[] = [];
@@ -281,6 +282,10 @@ export class ReadQueries {
     if (filter.eventType) where.push(`event_type = $${args.push(filter.eventType)}`);
     if (filter.from) where.push(`timestamp >= $${args.push(filter.from.toISOString())}`);
     if (filter.to) where.push(`timestamp < $${args.push(filter.to.toISOString())}`);
+    if (filter.environments) {
+      // Tenant-wide events (no environment) stay visible; other environments' do not.
+      where.push(`(environment IS NULL OR environment = ANY($${args.push(filter.environments)}))`);
+    }
     return this.page('audit_logs', where, args, 'timestamp DESC, log_id', filter, auditView);
   }
 

@@ -432,6 +432,25 @@ describe('tenant isolation (e2e)', function () {
       expect(dev.status).to.equal(200);
       expect(dev.body).to.include({ tenantId: A, key: 'shared.key', value: aValue });
     });
+
+    it("sees the audit log of its environments only (and tenant-wide events), not Staging's", async function () {
+      await h.project();
+      const res = await send(devEditor(), {
+        method: 'get',
+        path: `/api/v1/audit-logs?tenantId=${A}&pageSize=500`,
+      });
+      expect(res.status).to.equal(200);
+      const envs = new Set(
+        res.body.items.map((i: { environment: string | null }) => i.environment),
+      );
+      expect([...envs].sort()).to.deep.equal(['Development', null].sort());
+      expect(res.text).not.to.include('prod-value');
+      const all = await send(h.token('editor', A), {
+        method: 'get',
+        path: `/api/v1/audit-logs?tenantId=${A}&pageSize=500`,
+      });
+      expect(all.text).to.include('prod-value');
+    });
   });
 
   describe("afterwards, B's data", function () {

@@ -23,6 +23,8 @@ export function auditRoutes(s: Services): Router {
       await s.queries.auditLogs({
         ...q,
         from: q.from ? new Date(q.from) : undefined,
+        // A token limited to some environments sees only their events.
+        environments: isPlatformAdmin(principal) ? null : principal.environments,
         to: q.to ? new Date(q.to) : undefined,
       }),
     );
