@@ -35,7 +35,8 @@ export interface CachedEntry {
   updatedAt: string;
 }
 
-// KEYS[1] = checkpoint, then per environment: its hash and its skip marker. ARGV[1] = expected
+// KEYS[1] = checkpoint, then per environment: its hash and its skip marker, then the checkpoint's
+// moved-at key. ARGV[1] = expected
 // checkpoint, ARGV[2] = new checkpoint, ARGV[3] = channel, ARGV[4] = op count, then per op: the
 // environment's index (1-based), position, field, entry JSON ('' = delete).
 const APPLY_SCRIPT = `
@@ -67,7 +68,11 @@ for i = 0, n - 1 do
     end
   end
 end
-redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[2] ~= cp then
+  redis.call('SET', KEYS[1], ARGV[2])
+  -- The last key: when the checkpoint last moved (server time), for the lag metrics.
+  redis.call('SET', KEYS[#KEYS], redis.call('TIME')[1])
+end
 for key, _ in pairs(touched) do redis.call('PUBLISH', ARGV[3], key) end
 return 'OK'
 `;
@@ -194,9 +199,10 @@ export class RedisCacheProjection {
     const reached = events.length ? events[events.length - 1]!.position : to!;
     const result = await this.redis.eval(
       APPLY_SCRIPT,
-      1 + envKeys.length,
+      2 + envKeys.length,
       this.keys.checkpoint(this.name),
       ...envKeys,
+      this.keys.checkpointAt(this.name),
       from.toString(),
       reached.toString(),
       this.keys.invalidationChannel,
@@ -254,6 +260,6 @@ export class RedisCacheProjection {
       cursor = next;
       if (keys.length) await this.redis.del(...keys);
     } while (cursor !== '0');
-    await this.redis.del(this.keys.checkpoint(this.name));
+    await this.redis.del(this.keys.checkpoint(this.name), this.keys.checkpointAt(this.name));
   }
 }

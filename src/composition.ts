@@ -150,10 +150,11 @@ async function projectionLag(pool: pg.Pool, store: EventStore, progress: Project
   }));
   const redisPos = await progress.redisCheckpoint(REDIS_CACHE_PROJECTION).catch(() => undefined);
   if (redisPos !== undefined) {
+    const movedAt = Number(await progress.redisCheckpointMovedAt(REDIS_CACHE_PROJECTION));
     lag.push({
       projection: REDIS_CACHE_PROJECTION,
       behind: Number(head > redisPos ? head - redisPos : 0n),
-      ageSeconds: 0,
+      ageSeconds: movedAt ? Math.max(0, Date.now() / 1000 - movedAt) : 0,
     });
   }
   return lag;

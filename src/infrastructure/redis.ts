@@ -66,6 +66,10 @@ export class RedisKeys {
   envSkip(tenantId: string, environment: string) {
     return `${this.prefix}envskip:${tenantId}:${environment}`;
   }
+  /** When a Redis-kept checkpoint last moved (epoch seconds). */
+  checkpointAt(projection: string) {
+    return `${this.prefix}projection:${projection}:checkpoint-at`;
+  }
   checkpoint(projection: string) {
     return `${this.prefix}projection:${projection}:checkpoint`;
   }

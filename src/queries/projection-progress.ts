@@ -22,6 +22,11 @@ export class ProjectionProgress {
     return Object.fromEntries(rows.map((r) => [r.name, r.position]));
   }
 
+  /** Epoch seconds when a Redis-kept checkpoint last moved ('' when never). */
+  async redisCheckpointMovedAt(name: string): Promise<string> {
+    return (await this.redis.get(this.keys.checkpointAt(name)).catch(() => null)) ?? '';
+  }
+
   async redisCheckpoint(name: string): Promise<bigint> {
     return BigInt((await this.redis.get(this.keys.checkpoint(name))) ?? '0');
   }

@@ -111,6 +111,12 @@ describe('metrics (e2e)', function () {
     expect(sample(text, 'projection_checkpoint_age_seconds', { projection: 'read-model' })).to.be.a(
       'number',
     );
+    // The cache projection keeps its checkpoint (and when it moved) in Redis.
+    const cacheAge = sample(text, 'projection_checkpoint_age_seconds', {
+      projection: 'redis-cache',
+    });
+    expect(cacheAge).to.be.within(0, 60);
+    expect(sample(text, 'projection_lag_events', { projection: 'redis-cache' })).to.equal(0);
     expect(
       sample(text, 'bullmq_queue_jobs', { queue: 'deployment-steps', state: 'waiting' }),
     ).to.be.a('number');
