@@ -82,30 +82,25 @@ export async function rebuildWhileServing(
       );
     }
     await pool.query('DELETE FROM projection_checkpoints WHERE name = $1', [shadowName]);
+    const head = await store.headPosition();
+    log(`${projection.name}: replaying ${head} events into ${schema} while serving`);
+    let lastReport = 0;
     const shadow = new PostgresProjectionRunner(
       pool,
       store,
       { ...projection, name: shadowName },
-      { schema, batchSize: 1000 },
+      {
+        schema,
+        batchSize: 1000,
+        onBatch: (_name, _events, position) => {
+          if (Date.now() - lastReport < 500) return;
+          lastReport = Date.now();
+          log(`${projection.name}: ${position}/${head}`);
+          void Promise.resolve(onProgress?.(position, head)).catch(() => undefined);
+        },
+      },
     );
-    const head = await store.headPosition();
-    log(`${projection.name}: replaying ${head} events into ${schema} while serving`);
-    let position = 0n;
-    let lastReport = 0;
-    for (;;) {
-      const events = await store.readAll({
-        after: position,
-        limit: 1000,
-        streamPrefixes: projection.streamPrefixes,
-      });
-      if (events.length === 0) break;
-      position = await shadow.applyBatch(position, events);
-      if (Date.now() - lastReport > 500) {
-        lastReport = Date.now();
-        await onProgress?.(position, head);
-        log(`${projection.name}: ${position}/${head}`);
-      }
-    }
+    await shadow.catchUpOnce();
     await swap(pool, store, projection, shadow, schema);
     await onProgress?.(await readCheckpoint(pool, projection.name), head);
     log(`${projection.name}: rebuilt; switched to the rebuilt tables`);

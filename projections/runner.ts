@@ -10,6 +10,7 @@
 import pg from 'pg';
 import {
   catchUp,
+  sleep,
   type EventStore,
   type RecordedEvent,
 } from '../src/core/event-store/event-store.js';
@@ -175,24 +176,16 @@ export async function whileHoldingLock(
       );
       if (!rows[0]!.locked) {
         // Another instance runs this projection: stand by and try again.
-        await sleepUnless(2000, lost.signal);
+        await sleep(2000, lost.signal);
         continue;
       }
       await work(lost.signal);
     } catch (error) {
       onError(error);
-      await sleepUnless(1000, signal);
+      await sleep(1000, signal);
     } finally {
       signal.removeEventListener('abort', stop);
       await lockClient.end().catch(() => undefined);
     }
   }
-}
-
-function sleepUnless(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 }

@@ -4,7 +4,6 @@
  */
 import http from 'node:http';
 import express from 'express';
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { Settings } from './config/settings.js';
@@ -14,6 +13,7 @@ import { createPool } from './infrastructure/postgres.js';
 import { createRedis, RedisKeys } from './infrastructure/redis.js';
 import { createLogger, type Logger } from './infrastructure/logger.js';
 import { createMetrics, type Metrics } from './infrastructure/metrics.js';
+import { withTimeout } from './infrastructure/timeout.js';
 import { instrumentAppends } from './core/event-store/instrumented.js';
 import { TenantCommands } from './application/tenant-commands.js';
 import { ConfigCommands } from './application/config-commands.js';
@@ -38,7 +38,7 @@ import { RateLimits } from './api/rate-limits.js';
 import { PostgresProjectionRunner, whileHoldingLock } from '../projections/runner.js';
 import { readModelProjection } from '../projections/read-model.js';
 import { auditLogProjection } from '../projections/audit-log.js';
-import { REDIS_CACHE_PROJECTION, RedisCacheProjection } from '../projections/redis-cache.js';
+import { RedisCacheProjection } from '../projections/redis-cache.js';
 
 export interface Services {
   settings: Settings;
@@ -88,7 +88,12 @@ export async function buildServices(
       () => true,
       () => false,
     );
-  metrics.sources.projectionLag = () => projectionLag(pool, store, progress);
+  metrics.sources.projectionLag = async () =>
+    (await progress.lag(await withTimeout(store.headPosition(), 2000))).map((l) => ({
+      projection: l.projection,
+      behind: Number(l.behind),
+      ageSeconds: l.ageSeconds,
+    }));
   metrics.sources.activeCounts = async () => {
     const { rows } = await pool.query<{ tenants: number; configurations: number }>(
       `SELECT (SELECT count(*)::int FROM tenants WHERE deleted_at IS NULL) AS tenants,
@@ -127,37 +132,6 @@ export async function buildServices(
       await pool.end().catch(() => undefined);
     },
   };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref()),
-  ]);
-}
-
-/** Per projection: events behind the head, and seconds since its checkpoint moved. */
-async function projectionLag(pool: pg.Pool, store: EventStore, progress: ProjectionProgress) {
-  const head = await withTimeout(store.headPosition(), 2000);
-  const { rows } = await pool.query<{ name: string; position: bigint; age: number }>(
-    `SELECT name, position, EXTRACT(EPOCH FROM now() - updated_at)::float AS age
-       FROM projection_checkpoints`,
-  );
-  const lag = rows.map((r) => ({
-    projection: r.name,
-    behind: Number(head > r.position ? head - r.position : 0n),
-    ageSeconds: r.age,
-  }));
-  const redisPos = await progress.redisCheckpoint(REDIS_CACHE_PROJECTION).catch(() => undefined);
-  if (redisPos !== undefined) {
-    const movedAt = Number(await progress.redisCheckpointMovedAt(REDIS_CACHE_PROJECTION));
-    lag.push({
-      projection: REDIS_CACHE_PROJECTION,
-      behind: Number(head > redisPos ? head - redisPos : 0n),
-      ageSeconds: movedAt ? Math.max(0, Date.now() / 1000 - movedAt) : 0,
-    });
-  }
-  return lag;
 }
 
 export interface ApiServer {
@@ -297,5 +271,3 @@ export function createProjector(
     },
   };
 }
-
-export const newRequestId = () => randomUUID();

@@ -146,6 +146,25 @@ export function authorize(
   }
 }
 
+/**
+ * `authorize`, answering another tenant's resource with `hidden()` (a not-found of the resource
+ * itself), so that it is indistinguishable from one that does not exist.
+ */
+export function authorizeOrHide(
+  p: Principal,
+  capability: Capability,
+  tenantId: string,
+  environment: string | undefined,
+  hidden: () => Error,
+): void {
+  try {
+    authorize(p, capability, tenantId, environment);
+  } catch (error) {
+    if ((error as HttpProblem).status === 404) throw hidden();
+    throw error;
+  }
+}
+
 export function requirePlatformAdmin(p: Principal): void {
   if (!isPlatformAdmin(p))
     throw new HttpProblem(403, 'Forbidden', 'Only platform admins may do this');

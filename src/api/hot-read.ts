@@ -18,13 +18,14 @@ import {
 import { minPositionOf, type ProjectionProgress } from '../queries/projection-progress.js';
 import { REDIS_CACHE_PROJECTION } from '../../projections/redis-cache.js';
 import { RateLimits } from './rate-limits.js';
+import { HOT_ROUTES } from '../infrastructure/metrics.js';
 
 const PREFIX = '/api/v1/tenants/';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$/;
 const MAX_ROUTES = 10_000;
 
-export const HOT_KEY_ROUTE = '/api/v1/tenants/:tenantId/environments/:environment/configs/:key';
-export const HOT_ENV_ROUTE = '/api/v1/tenants/:tenantId/environments/:environment/configs';
+export const HOT_KEY_ROUTE = HOT_ROUTES.key;
+export const HOT_ENV_ROUTE = HOT_ROUTES.environment;
 
 export interface HotReadObserver {
   /** Called once per answered read, with the time spent and where the data came from. */
@@ -104,10 +105,10 @@ export function createHotReadHandler(deps: {
     source: CacheSource,
     started: number,
   ) {
+    // Which side of a canary a client is on matters only while one runs in the environment.
+    const clientId = snap.canaries.size > 0 ? clientIdOf(req, route) : undefined;
     const rendered =
-      route.key === undefined
-        ? envBody(snap, clientIdOf(req, route))
-        : keyBody(snap, route.key, clientIdOf(req, route));
+      route.key === undefined ? envBody(snap, clientId) : keyBody(snap, route.key, clientId);
     if (!rendered) {
       fail(
         res,
@@ -175,27 +176,25 @@ export function createHotReadHandler(deps: {
   /** Returns false when the request is not a hot read (Express takes it). */
   return function handle(req: IncomingMessage, res: ServerResponse): boolean {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || !req.url) return false;
-    let route = routes.get(req.url);
-    if (!route) {
-      route = matchHotRead(req.url);
-      if (!route) return false;
-      // Only valid routes are remembered, so a cached one needs no more checks.
-      if (NAME.test(route.tenantId) && NAME.test(route.environment)) {
-        if (routes.size >= MAX_ROUTES) routes.clear();
-        routes.set(req.url, route);
-      }
-    }
+    const cached = routes.get(req.url);
+    const route = cached ?? matchHotRead(req.url);
+    if (!route) return false;
     const started = performance.now();
     try {
-      if (!NAME.test(route.tenantId)) {
-        throw new HttpProblem(400, 'Invalid request', 'tenantId is not a valid tenant id', {
-          field: 'tenantId',
-        });
-      }
-      if (!NAME.test(route.environment)) {
-        throw new HttpProblem(400, 'Invalid request', 'environment is not a valid environment', {
-          field: 'environment',
-        });
+      if (!cached) {
+        // Only valid routes are remembered, so a remembered one needs no more checks.
+        if (!NAME.test(route.tenantId)) {
+          throw new HttpProblem(400, 'Invalid request', 'tenantId is not a valid tenant id', {
+            field: 'tenantId',
+          });
+        }
+        if (!NAME.test(route.environment)) {
+          throw new HttpProblem(400, 'Invalid request', 'environment is not a valid environment', {
+            field: 'environment',
+          });
+        }
+        if (routes.size >= MAX_ROUTES) routes.clear();
+        routes.set(req.url, route);
       }
       const principal = principalFor(req);
       authorize(principal, 'read', route.tenantId, route.environment);

@@ -19,6 +19,7 @@ import { CONFIG_TYPES } from '../domain/values.js';
 import { TENANT_TIERS } from '../domain/tenant.js';
 import { ROLES, can, type Capability, type Role } from './auth.js';
 import { HOT_ENV_ROUTE, HOT_KEY_ROUTE } from './hot-read.js';
+import { PROJECTIONS } from './routes/admin.js';
 import * as schemas from './schemas.js';
 
 type Json = Record<string, unknown>;
@@ -455,11 +456,11 @@ const PATH_PARAMS: Record<string, { schema: z.ZodType; description: string }> = 
     description: 'The configuration key (may contain "/", sent as is or percent-encoded)',
   },
   configId: { schema: z.string(), description: 'The configuration id' },
-  version: { schema: z.coerce.number().int().min(1), description: 'A version number (1, 2, …)' },
+  version: { schema: schemas.versionParam, description: 'A version number (1, 2, …)' },
   approvalId: { schema: z.string(), description: 'The change request id' },
   deploymentId: { schema: z.string(), description: 'The deployment id' },
   name: {
-    schema: z.enum(['read-model', 'audit-log', 'redis-cache', 'all']),
+    schema: z.enum([...PROJECTIONS, 'all']),
     description: 'A projection, or all of them',
   },
   jobId: { schema: z.string(), description: 'The rebuild job id' },

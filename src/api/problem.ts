@@ -58,6 +58,17 @@ export function fromZod(error: z.ZodError, root?: string): HttpProblem {
   );
 }
 
+/** Validates `input` (a body or query) with `schema`, or throws a 400 naming each field. */
+export function parseInput<T extends z.ZodType>(
+  schema: T,
+  input: unknown,
+  root?: string,
+): z.infer<T> {
+  const parsed = schema.safeParse(input ?? {});
+  if (!parsed.success) throw fromZod(parsed.error, root);
+  return parsed.data;
+}
+
 export function toProblem(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error;
   if (error instanceof DomainError) {

@@ -103,6 +103,9 @@ export const auditQuery = z.object({
   ...paging,
 });
 
+/** The `:version` path parameter. */
+export const versionParam = z.coerce.number().int().min(1);
+
 export const versionsQuery = z.object({ ...paging, minPosition: z.string().optional() });
 
 export const approvalPolicyBody = z.strictObject({

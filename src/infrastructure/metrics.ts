@@ -30,9 +30,7 @@ export function metricNames(): string[] {
 
 /** Hit rate over the last five minutes, in ten-second slots: what the alert rule expects. */
 class SlidingHitRate {
-  private readonly slots = new Array<[number, number]>(30)
-    .fill([0, 0])
-    .map(() => [0, 0] as [number, number]);
+  private readonly slots = Array.from({ length: 30 }, (): [number, number] => [0, 0]);
   private slot = 0;
   private slotStart = Date.now();
 
@@ -63,7 +61,7 @@ class SlidingHitRate {
   }
 }
 
-/** Route labels of the hot read path in http_requests_total. */
+/** The hot read path's routes (the labels in http_requests_total, the paths in the API docs). */
 export const HOT_ROUTES = {
   key: '/api/v1/tenants/:tenantId/environments/:environment/configs/:key',
   environment: '/api/v1/tenants/:tenantId/environments/:environment/configs',

@@ -4,35 +4,16 @@
 // as <file>.partial and renamed when complete, so a failed export never looks like a good backup.
 import { open, rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { buildServices } from '../composition.js';
 import { createLogger } from '../infrastructure/logger.js';
 import { exportEvents } from '../application/event-transfer.js';
-import { settingsOrExit } from './run.js';
+import { cliArgs, settingsOrExit } from './run.js';
 
 const USAGE = 'usage: npm run events:export -- [--tenant <id>] [--out <file.ndjson>]';
 const say = (msg: string) => process.stderr.write(`${msg}\n`);
 
-let args;
-try {
-  args = parseArgs({
-    options: {
-      tenant: { type: 'string' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
-  }).values;
-} catch (error) {
-  say(`${(error as Error).message}\n${USAGE}`);
-  process.exit(2);
-}
-if (args.help) {
-  say(USAGE);
-  process.exit(0);
-}
+const args = cliArgs({ tenant: { type: 'string' }, out: { type: 'string' } } as const, USAGE);
 
 const settings = settingsOrExit();
 const target = args.out;

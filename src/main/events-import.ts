@@ -5,34 +5,18 @@
 // are idempotent by id). With --rebuild, every projection is then rebuilt from the imported log.
 // Progress goes to stderr.
 import { createReadStream } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { buildServices, createProjector } from '../composition.js';
 import { rebuildProjections } from '../../projections/rebuild.js';
 import { importEvents, type ImportProgress } from '../application/event-transfer.js';
-import { settingsOrExit } from './run.js';
+import { cliArgs, settingsOrExit } from './run.js';
 
 const USAGE = 'usage: npm run events:import -- --in <file.ndjson> [--rebuild]';
 const say = (msg: string) => process.stderr.write(`${msg}\n`);
 
-let args;
-try {
-  args = parseArgs({
-    options: {
-      in: { type: 'string' },
-      rebuild: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
-  }).values;
-} catch (error) {
-  say(`${(error as Error).message}\n${USAGE}`);
-  process.exit(2);
-}
-if (args.help) {
-  say(USAGE);
-  process.exit(0);
-}
+const args = cliArgs(
+  { in: { type: 'string' }, rebuild: { type: 'boolean', default: false } } as const,
+  USAGE,
+);
 if (!args.in) {
   say(`--in is required\n${USAGE}`);
   process.exit(2);

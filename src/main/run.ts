@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadSettings, SettingsError, type Settings } from '../config/settings.js';
 
 /** Loads settings or exits with a message naming the bad variable. */
@@ -26,4 +27,27 @@ export function onShutdown(stop: () => Promise<void>): void {
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+}
+
+/** Parses a CLI's flags (plus --help); a bad flag prints the usage and exits with 2. */
+export function cliArgs<O extends NonNullable<ParseArgsConfig['options']>>(
+  options: O,
+  usage: string,
+) {
+  const say = (msg: string) => process.stderr.write(`${msg}\n`);
+  try {
+    const { values } = parseArgs({
+      options: { ...options, help: { type: 'boolean', short: 'h' } } as O,
+      strict: true,
+      allowPositionals: false,
+    });
+    if ((values as { help?: boolean }).help) {
+      say(usage);
+      process.exit(0);
+    }
+    return values;
+  } catch (error) {
+    say(`${(error as Error).message}\n${usage}`);
+    process.exit(2);
+  }
 }

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../infrastructure/redis.js';
 import { HttpProblem } from '../api/problem.js';
+import { REDIS_CACHE_PROJECTION } from '../../projections/redis-cache.js';
 
 export class ProjectionProgress {
   constructor(
@@ -14,6 +15,28 @@ export class ProjectionProgress {
     private readonly keys: RedisKeys,
     private readonly timeoutMs: number,
   ) {}
+
+  /**
+   * Per projection: its checkpoint, how many positions it is behind `head`, and seconds since its
+   * checkpoint last moved (health, metrics and the admin status all report this).
+   */
+  async lag(head: bigint) {
+    const { rows } = await this.db.query<{ name: string; position: bigint; age: number }>(
+      `SELECT name, position, EXTRACT(EPOCH FROM now() - updated_at)::float AS age
+         FROM projection_checkpoints ORDER BY name`,
+    );
+    const lag = rows.map((r) => ({ projection: r.name, position: r.position, ageSeconds: r.age }));
+    const cache = await this.redisCheckpoint(REDIS_CACHE_PROJECTION).catch(() => undefined);
+    if (cache !== undefined) {
+      const movedAt = Number(await this.redisCheckpointMovedAt(REDIS_CACHE_PROJECTION));
+      lag.push({
+        projection: REDIS_CACHE_PROJECTION,
+        position: cache,
+        ageSeconds: movedAt ? Math.max(0, Date.now() / 1000 - movedAt) : 0,
+      });
+    }
+    return lag.map((l) => ({ ...l, behind: head > l.position ? head - l.position : 0n }));
+  }
 
   async positions(): Promise<Record<string, bigint>> {
     const { rows } = await this.db.query<{ name: string; position: bigint }>(

@@ -22,16 +22,16 @@ export function adminRoutes(s: Services, queues: Queues): Router {
 
   r.get('/admin/projections', async (_req, res) => {
     const head = await s.store.headPosition();
-    const positions = await s.progress.positions();
-    positions[REDIS_CACHE_PROJECTION] = await s.progress.redisCheckpoint(REDIS_CACHE_PROJECTION);
+    const lag = await s.progress.lag(head);
     res.json({
       head: head.toString(),
       projections: PROJECTIONS.map((name) => {
-        const position = positions[name] ?? 0n;
+        const l = lag.find((x) => x.projection === name);
         return {
           name,
-          position: position.toString(),
-          behind: (head > position ? head - position : 0n).toString(),
+          position: (l?.position ?? 0n).toString(),
+          behind: (l?.behind ?? head).toString(),
+          checkpointAgeSeconds: l?.ageSeconds ?? null,
         };
       }),
     });

@@ -2,16 +2,14 @@ import { Router } from 'express';
 import type { Services } from '../../composition.js';
 import { authorize, isPlatformAdmin } from '../auth.js';
 import { principalOf } from '../context.js';
-import { HttpProblem, fromZod } from '../problem.js';
+import { HttpProblem, parseInput } from '../problem.js';
 import { auditQuery } from '../schemas.js';
 import { minPositionOf } from '../../queries/projection-progress.js';
 
 export function auditRoutes(s: Services): Router {
   const r = Router();
   r.get('/audit-logs', async (req, res) => {
-    const parsed = auditQuery.safeParse(req.query);
-    if (!parsed.success) throw fromZod(parsed.error);
-    const q = parsed.data;
+    const q = parseInput(auditQuery, req.query);
     const principal = principalOf(res);
     if (!q.tenantId && !isPlatformAdmin(principal)) {
       throw new HttpProblem(400, 'Invalid request', 'tenantId is required', { field: 'tenantId' });

@@ -1,19 +1,19 @@
 import { Router, type Request, type Response } from 'express';
 import type { Services } from '../../composition.js';
 import type { ConfigurationState } from '../../domain/configuration.js';
-import { authorize, isPlatformAdmin, type Principal } from '../auth.js';
+import { authorize, authorizeOrHide, isPlatformAdmin, type Principal } from '../auth.js';
 import { commandContext, expectedVersionOf, principalOf, sendCommandResult } from '../context.js';
-import { HttpProblem, fromZod } from '../problem.js';
+import { HttpProblem, parseInput } from '../problem.js';
 import { DomainError } from '../../domain/errors.js';
 import {
   createConfigBody,
   listConfigsQuery,
   rollbackBody,
   updateConfigBody,
+  versionParam,
   versionsQuery,
 } from '../schemas.js';
 import { minPositionOf } from '../../queries/projection-progress.js';
-import { z } from 'zod';
 
 const READ_MODEL = ['read-model'];
 
@@ -33,21 +33,8 @@ const notFound = (configId: string) =>
 /** Authorisation against the config's own tenant and environment, once its state is loaded. */
 const guard =
   (principal: Principal, capability: 'read' | 'write') =>
-  (tenantId: string, environment: string, configId: string) => {
-    try {
-      authorize(principal, capability, tenantId, environment);
-    } catch (error) {
-      // Another tenant's configuration does not exist, as far as this caller can tell.
-      if ((error as HttpProblem).status === 404) throw notFound(configId);
-      throw error;
-    }
-  };
-
-function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
-  const parsed = schema.safeParse(input ?? {});
-  if (!parsed.success) throw fromZod(parsed.error);
-  return parsed.data;
-}
+  (tenantId: string, environment: string, configId: string) =>
+    authorizeOrHide(principal, capability, tenantId, environment, () => notFound(configId));
 
 export function configRoutes(s: Services): Router {
   const r = Router();
@@ -62,12 +49,9 @@ export function configRoutes(s: Services): Router {
     await waitIfAsked(req);
     const row = await s.queries.configRow(configId);
     if (!row) throw notFound(configId);
-    try {
-      authorize(principalOf(res), 'read', row.tenantId, row.environment);
-    } catch (error) {
-      if ((error as HttpProblem).status === 404) throw notFound(configId);
-      throw error;
-    }
+    authorizeOrHide(principalOf(res), 'read', row.tenantId, row.environment, () =>
+      notFound(configId),
+    );
     return row;
   }
 
@@ -75,7 +59,7 @@ export function configRoutes(s: Services): Router {
   const writes = s.rateLimits.middleware('configCreate');
 
   r.post('/configs', writes, async (req, res) => {
-    const body = parse(createConfigBody, req.body);
+    const body = parseInput(createConfigBody, req.body);
     const environment = body.environment ?? s.settings.defaultEnvironment;
     authorize(principalOf(res), 'write', body.tenantId, environment);
     const result = await s.configCommands.create(
@@ -88,7 +72,7 @@ export function configRoutes(s: Services): Router {
   });
 
   r.get('/configs', reads, async (req, res) => {
-    const query = parse(listConfigsQuery, req.query);
+    const query = parseInput(listConfigsQuery, req.query);
     authorize(principalOf(res), 'read', query.tenantId, query.environment);
     await waitIfAsked(req);
     const page = await s.queries.listConfigs({
@@ -110,7 +94,7 @@ export function configRoutes(s: Services): Router {
   });
 
   r.put('/configs/:configId', writes, async (req, res) => {
-    const body = parse(updateConfigBody, req.body);
+    const body = parseInput(updateConfigBody, req.body);
     const expectedVersion = expectedVersionOf(req, body.expectedVersion);
     const result = await s.configCommands.update(
       { ...body, configId: String(req.params.configId), expectedVersion },
@@ -140,7 +124,7 @@ export function configRoutes(s: Services): Router {
   });
 
   r.post('/configs/:configId/rollback', writes, async (req, res) => {
-    const body = parse(rollbackBody, req.body);
+    const body = parseInput(rollbackBody, req.body);
     const expectedVersion = expectedVersionOf(req, body.expectedVersion);
     const result = await s.configCommands.rollback(
       {
@@ -156,18 +140,17 @@ export function configRoutes(s: Services): Router {
   });
 
   r.get('/configs/:configId/versions', reads, async (req, res) => {
-    const query = parse(versionsQuery, req.query);
+    const query = parseInput(versionsQuery, req.query);
     const row = await readableConfig(req, res, String(req.params.configId));
     res.json(await s.queries.versions(row.configId, row.isSensitive, query.page, query.pageSize));
   });
 
   r.get('/configs/:configId/versions/:version', reads, async (req, res) => {
-    const version = z.coerce.number().int().min(1).safeParse(req.params.version);
-    if (!version.success) throw fromZod(version.error, 'version');
+    const version = parseInput(versionParam, req.params.version, 'version');
     const row = await readableConfig(req, res, String(req.params.configId));
-    const found = await s.queries.version(row.configId, version.data);
+    const found = await s.queries.version(row.configId, version);
     if (!found) {
-      throw new HttpProblem(404, 'Not found', `Version ${version.data} not found`, {
+      throw new HttpProblem(404, 'Not found', `Version ${version} not found`, {
         field: 'version',
       });
     }

@@ -1,14 +1,6 @@
 import { Router } from 'express';
 import type { Services } from '../../composition.js';
-import { REDIS_CACHE_PROJECTION } from '../../../projections/redis-cache.js';
-
-const withTimeout = <T>(p: Promise<T>, ms: number) =>
-  Promise.race([
-    p,
-    new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms),
-    ),
-  ]);
+import { withTimeout } from '../../infrastructure/timeout.js';
 
 export function healthRoutes(s: Services): Router {
   const r = Router();
@@ -35,15 +27,11 @@ export function healthRoutes(s: Services): Router {
     ]);
     let projections: Record<string, { position: string; behind: string }> = {};
     try {
-      const head = await withTimeout(s.store.headPosition(), 2000);
-      const positions = await s.progress.positions();
-      positions[REDIS_CACHE_PROJECTION] = await s.progress
-        .redisCheckpoint(REDIS_CACHE_PROJECTION)
-        .catch(() => 0n);
+      const lag = await s.progress.lag(await withTimeout(s.store.headPosition(), 2000));
       projections = Object.fromEntries(
-        Object.entries(positions).map(([name, pos]) => [
-          name,
-          { position: pos.toString(), behind: (head > pos ? head - pos : 0n).toString() },
+        lag.map((l) => [
+          l.projection,
+          { position: l.position.toString(), behind: l.behind.toString() },
         ]),
       );
     } catch {

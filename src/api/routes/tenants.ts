@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import type { Services } from '../../composition.js';
-import { authorize, isPlatformAdmin, requirePlatformAdmin, can } from '../auth.js';
+import { authorize, isPlatformAdmin, requirePlatformAdmin } from '../auth.js';
 import { commandContext, principalOf, sendCommandResult } from '../context.js';
-import { HttpProblem, fromZod } from '../problem.js';
+import { HttpProblem, parseInput } from '../problem.js';
 import {
   approvalPolicyBody,
   createTenantBody,
@@ -23,21 +23,16 @@ function tenantBody(state: TenantState) {
   return { ...profile, configurationCount: configs.size, approvalPolicy: approvalPolicyOf(state) };
 }
 
-function parseTenantId(raw: string): string {
-  const parsed = tenantIdSchema.safeParse(raw);
-  if (!parsed.success) throw fromZod(parsed.error, 'tenantId');
-  return parsed.data;
-}
+const parseTenantId = (raw: string): string => parseInput(tenantIdSchema, raw, 'tenantId');
 
 export function tenantRoutes(s: Services): Router {
   const r = Router();
 
   r.post('/tenants', async (req, res) => {
     requirePlatformAdmin(principalOf(res));
-    const parsed = createTenantBody.safeParse(req.body);
-    if (!parsed.success) throw fromZod(parsed.error);
-    const result = await s.tenantCommands.create(parsed.data, commandContext(req, res));
-    res.setHeader('Location', `/api/v1/tenants/${parsed.data.tenantId}`);
+    const body = parseInput(createTenantBody, req.body);
+    const result = await s.tenantCommands.create(body, commandContext(req, res));
+    res.setHeader('Location', `/api/v1/tenants/${body.tenantId}`);
     sendCommandResult(res, 201, tenantBody(result.state), result.position);
   });
 
@@ -58,12 +53,11 @@ export function tenantRoutes(s: Services): Router {
     const tenantId = parseTenantId(req.params.tenantId);
     const principal = principalOf(res);
     authorize(principal, 'admin', tenantId);
-    const parsed = updateTenantBody.safeParse(req.body);
-    if (!parsed.success) throw fromZod(parsed.error);
+    const changes = parseInput(updateTenantBody, req.body);
     // Tier, status and quotas are the platform's to set; a tenant admin edits its profile.
     if (!isPlatformAdmin(principal)) {
       for (const field of ['tier', 'status', 'maxConfigurations', 'maxEnvironments'] as const) {
-        if (parsed.data[field] !== undefined) {
+        if (changes[field] !== undefined) {
           throw new HttpProblem(403, 'Forbidden', `Only platform admins may change ${field}`, {
             field,
           });
@@ -71,7 +65,7 @@ export function tenantRoutes(s: Services): Router {
       }
     }
     const result = await s.tenantCommands.update(
-      { tenantId, ...parsed.data },
+      { tenantId, ...changes },
       commandContext(req, res),
     );
     sendCommandResult(res, 200, tenantBody(result.state), result.position);
@@ -80,8 +74,8 @@ export function tenantRoutes(s: Services): Router {
   r.delete('/tenants/:tenantId', async (req, res) => {
     const tenantId = parseTenantId(req.params.tenantId);
     const principal = principalOf(res);
-    authorize(principal, 'read', tenantId);
-    if (!can(principal, 'platform')) requirePlatformAdmin(principal);
+    authorize(principal, 'read', tenantId); // another tenant's: 404, as everywhere
+    requirePlatformAdmin(principal);
     const result = await s.tenantCommands.delete(tenantId, commandContext(req, res));
     sendCommandResult(res, 200, tenantBody(result.state), result.position);
   });
@@ -106,19 +100,17 @@ export function tenantRoutes(s: Services): Router {
   /** Tenant admins decide how many approvals an environment's changes need (0 = none). */
   r.put('/tenants/:tenantId/approval-policies/:environment', async (req, res) => {
     const tenantId = parseTenantId(req.params.tenantId);
-    const env = environmentSchema.safeParse(req.params.environment);
-    if (!env.success) throw fromZod(env.error, 'environment');
+    const environment = parseInput(environmentSchema, req.params.environment, 'environment');
     authorize(principalOf(res), 'admin', tenantId);
-    const body = approvalPolicyBody.safeParse(req.body ?? {});
-    if (!body.success) throw fromZod(body.error);
+    const body = parseInput(approvalPolicyBody, req.body);
     const result = await s.tenantCommands.setApprovalPolicy(
-      { tenantId, environment: env.data, ...body.data },
+      { tenantId, environment: environment, ...body },
       commandContext(req, res),
     );
     sendCommandResult(
       res,
       200,
-      { tenantId, environment: env.data, requiredApprovals: body.data.requiredApprovals },
+      { tenantId, environment: environment, requiredApprovals: body.requiredApprovals },
       result.position,
     );
   });

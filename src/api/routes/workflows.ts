@@ -4,15 +4,20 @@
  * environment before anything is decided.
  */
 import { Router, type Request, type Response } from 'express';
-import { z } from 'zod';
 import type { Services } from '../../composition.js';
 import { planOf } from '../../domain/deployment.js';
 import { DomainError } from '../../domain/errors.js';
 import type { ApprovalState } from '../../domain/approval.js';
 import type { DeploymentState } from '../../domain/deployment.js';
-import { authorize, isPlatformAdmin, type Capability, type Principal } from '../auth.js';
+import {
+  authorize,
+  authorizeOrHide,
+  isPlatformAdmin,
+  type Capability,
+  type Principal,
+} from '../auth.js';
 import { commandContext, principalOf, sendCommandResult } from '../context.js';
-import { HttpProblem, fromZod } from '../problem.js';
+import { parseInput } from '../problem.js';
 import {
   approvalsQuery,
   changeRequestBody,
@@ -24,25 +29,14 @@ import {
 } from '../schemas.js';
 import { minPositionOf } from '../../queries/projection-progress.js';
 
-function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
-  const parsed = schema.safeParse(input ?? {});
-  if (!parsed.success) throw fromZod(parsed.error);
-  return parsed.data;
-}
+const notFound = (what: string, id: string, field: string) => () =>
+  new DomainError('not_found', `${what} '${id}' not found`, field);
 
 /** Another tenant's request or deployment does not exist, as far as the caller can tell. */
 const guard =
   (principal: Principal, capability: Capability, what: string, id: string, field: string) =>
-  (tenantId: string, environment: string) => {
-    try {
-      authorize(principal, capability, tenantId, environment);
-    } catch (error) {
-      if ((error as HttpProblem).status === 404) {
-        throw new DomainError('not_found', `${what} '${id}' not found`, field);
-      }
-      throw error;
-    }
-  };
+  (tenantId: string, environment: string) =>
+    authorizeOrHide(principal, capability, tenantId, environment, notFound(what, id, field));
 
 /** The environments a token is limited to (null: all of the tenant's). */
 function limitedEnvironments(res: Response): string[] | null {
@@ -75,46 +69,25 @@ export function workflowRoutes(s: Services): Router {
     res: Response,
     find: () => Promise<T | undefined>,
     environmentOf: (row: T) => string,
-    notFound: () => DomainError,
+    hidden: () => DomainError,
   ): Promise<T> {
     await waitIfAsked(req);
     const row = await find();
-    if (!row) throw notFound();
-    try {
-      authorize(principalOf(res), 'read', row.tenantId, environmentOf(row));
-    } catch (error) {
-      if ((error as HttpProblem).status === 404) throw notFound();
-      throw error;
-    }
+    if (!row) throw hidden();
+    authorizeOrHide(principalOf(res), 'read', row.tenantId, environmentOf(row), hidden);
     return row;
   }
 
   // ---- change requests ----
 
   r.post('/approvals', async (req, res) => {
-    const body = parse(changeRequestBody, req.body);
+    const body = parseInput(changeRequestBody, req.body);
     let { tenantId, key, environment } = body;
     if (body.configId) {
       const identity = await s.workflow.configIdentity(body.configId);
-      if (!identity) {
-        throw new DomainError(
-          'not_found',
-          `Configuration '${body.configId}' not found`,
-          'configId',
-        );
-      }
-      try {
-        authorize(principalOf(res), 'write', identity.tenantId, identity.environment);
-      } catch (error) {
-        if ((error as HttpProblem).status === 404) {
-          throw new DomainError(
-            'not_found',
-            `Configuration '${body.configId}' not found`,
-            'configId',
-          );
-        }
-        throw error;
-      }
+      const hidden = notFound('Configuration', body.configId, 'configId');
+      if (!identity) throw hidden();
+      authorizeOrHide(principalOf(res), 'write', identity.tenantId, identity.environment, hidden);
       ({ tenantId, key, environment } = identity);
     } else {
       authorize(principalOf(res), 'write', tenantId!, environment);
@@ -140,7 +113,7 @@ export function workflowRoutes(s: Services): Router {
   });
 
   r.get('/approvals', async (req, res) => {
-    const q = parse(approvalsQuery, req.query);
+    const q = parseInput(approvalsQuery, req.query);
     authorize(principalOf(res), 'read', q.tenantId, q.environment);
     await waitIfAsked(req);
     res.json(await s.queries.approvals({ ...q, environments: limitedEnvironments(res) }));
@@ -153,14 +126,14 @@ export function workflowRoutes(s: Services): Router {
       res,
       () => s.queries.approval(id),
       (a) => a.targetEnvironment,
-      () => new DomainError('not_found', `Change request '${id}' not found`, 'approvalId'),
+      notFound('Change request', id, 'approvalId'),
     );
     res.json(row);
   });
 
   const review = (action: 'approve' | 'reject' | 'cancel', capability: Capability) =>
     async function (req: Request, res: Response) {
-      const body = parse(reviewBody, req.body);
+      const body = parseInput(reviewBody, req.body);
       const id = String(req.params.approvalId);
       const g = guard(principalOf(res), capability, 'Change request', id, 'approvalId');
       const cmd = { approvalId: id, comments: body.comments ?? null };
@@ -182,7 +155,7 @@ export function workflowRoutes(s: Services): Router {
   const deploymentsLimit = s.rateLimits.middleware('deployments');
 
   r.post('/deployments', deploymentsLimit, async (req, res) => {
-    const body = parse(deploymentBody, req.body);
+    const body = parseInput(deploymentBody, req.body);
     const { configId, value, expectedVersion, ...rollout } = body;
     const result = await s.workflow.startDeployment(
       { configId, value, expectedVersion, rollout: planOf(rollout) },
@@ -195,7 +168,7 @@ export function workflowRoutes(s: Services): Router {
   });
 
   r.get('/deployments', async (req, res) => {
-    const q = parse(deploymentsQuery, req.query);
+    const q = parseInput(deploymentsQuery, req.query);
     authorize(principalOf(res), 'read', q.tenantId, q.environment);
     await waitIfAsked(req);
     res.json(await s.queries.deployments({ ...q, environments: limitedEnvironments(res) }));
@@ -208,14 +181,14 @@ export function workflowRoutes(s: Services): Router {
       res,
       () => s.queries.deployment(id),
       (d) => d.environment,
-      () => new DomainError('not_found', `Deployment '${id}' not found`, 'deploymentId'),
+      notFound('Deployment', id, 'deploymentId'),
     );
     res.json(row);
   });
 
   /** Apps (reader tokens) report what they served; too many canary errors roll back. */
   r.post('/deployments/:deploymentId/metrics', async (req, res) => {
-    const body = parse(metricsBody, req.body);
+    const body = parseInput(metricsBody, req.body);
     const id = String(req.params.deploymentId);
     const result = await s.workflow.reportMetrics(
       { deploymentId: id, ...body },
@@ -231,7 +204,7 @@ export function workflowRoutes(s: Services): Router {
   });
 
   r.post('/deployments/:deploymentId/rollback', deploymentsLimit, async (req, res) => {
-    const body = parse(rollbackDeploymentBody, req.body);
+    const body = parseInput(rollbackDeploymentBody, req.body);
     const id = String(req.params.deploymentId);
     const result = await s.workflow.rollback(
       id,

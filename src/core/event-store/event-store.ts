@@ -172,6 +172,32 @@ export async function catchUp(
   }
 }
 
+/**
+ * Subscribers waiting for new events: `wait` resolves on `wakeAll`, after `timeoutMs`, or when
+ * the signal aborts. Adapters call `wakeAll` when their server says something was appended.
+ */
+export class Wakeups {
+  private readonly waiters = new Set<() => void>();
+
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  wakeAll(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+}
+
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();

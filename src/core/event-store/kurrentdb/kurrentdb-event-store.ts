@@ -20,6 +20,7 @@ import {
   type ReadAllOptions,
   type ReadStreamResult,
   type RecordedEvent,
+  Wakeups,
 } from '../event-store.js';
 import {
   appendedPosition,
@@ -66,7 +67,7 @@ export class KurrentDbEventStore implements EventStore {
   private readonly timeoutMs: number;
   private subscription: AllStreamSubscription | undefined;
   private lastSubscribeAttempt = 0;
-  private readonly waiters = new Set<() => void>();
+  private readonly wakeups = new Wakeups();
   private closed = false;
 
   constructor(
@@ -252,17 +253,7 @@ export class KurrentDbEventStore implements EventStore {
   async waitForEvents(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.closed || signal?.aborted) return;
     this.ensureSubscribed();
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
+    await this.wakeups.wait(timeoutMs, signal);
   }
 
   async ping(): Promise<void> {
@@ -275,7 +266,7 @@ export class KurrentDbEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const wake of [...this.waiters]) wake();
+    this.wakeups.wakeAll();
     const subscription = this.subscription;
     this.subscription = undefined;
     if (subscription) {
@@ -312,7 +303,7 @@ export class KurrentDbEventStore implements EventStore {
       void subscription.unsubscribe().catch(() => undefined);
     };
     subscription.on('data', () => {
-      for (const wake of [...this.waiters]) wake();
+      this.wakeups.wakeAll();
     });
     // Without an 'error' listener a dropped subscription would crash the process.
     subscription.on('error', drop);

@@ -8,6 +8,7 @@ import {
   type ReadAllOptions,
   type ReadStreamResult,
   type RecordedEvent,
+  Wakeups,
 } from '../event-store.js';
 
 interface EventRow {
@@ -44,7 +45,7 @@ function toRecorded(row: EventRow): RecordedEvent {
 export class PostgresEventStore implements EventStore {
   private listener: pg.Client | undefined;
   private listening: Promise<void> | undefined;
-  private readonly waiters = new Set<() => void>();
+  private readonly wakeups = new Wakeups();
   private closed = false;
 
   constructor(
@@ -140,17 +141,7 @@ export class PostgresEventStore implements EventStore {
   async waitForEvents(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.closed || signal?.aborted) return;
     void this.ensureListening().catch(() => undefined);
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
+    await this.wakeups.wait(timeoutMs, signal);
   }
 
   async ping(): Promise<void> {
@@ -159,7 +150,7 @@ export class PostgresEventStore implements EventStore {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const wake of [...this.waiters]) wake();
+    this.wakeups.wakeAll();
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
@@ -170,7 +161,7 @@ export class PostgresEventStore implements EventStore {
     this.listening = (async () => {
       const client = new pg.Client(this.listenConfig);
       client.on('notification', () => {
-        for (const wake of [...this.waiters]) wake();
+        this.wakeups.wakeAll();
       });
       // A dropped LISTEN connection is re-opened on the next wait; until then polling covers.
       const reset = () => {
