@@ -23,9 +23,30 @@ import { jobScheduler } from './scheduler.js';
 import { activeSpanContext, inSpan, linksTo } from '../infrastructure/trace-context.js';
 
 /** Overall percentage: finished projections plus the share of the current one replayed. */
-function rebuildPercent(p: Parameters<RebuildProgress>[0]): number {
+export function rebuildPercent(p: Parameters<RebuildProgress>[0]): number {
   const current = p.head > 0n ? Number((p.position * 100n) / p.head) / 100 : 1;
   return Math.min(100, Math.round(((p.done + Math.min(1, current)) / p.total) * 100));
+}
+
+/**
+ * Sends progress in order and never backwards. The rebuild reports batches without waiting (so
+ * replay never stalls on Redis), and each report is a separate Lua call that can finish out of
+ * order; unchained, a late 67 could overwrite the final 100. The returned promise settles once
+ * this report and every earlier one has been sent.
+ */
+export function progressReporter(send: (percent: number) => Promise<unknown>) {
+  let last = -1;
+  let chain: Promise<void> = Promise.resolve();
+  return (percent: number): Promise<void> => {
+    if (percent <= last) return chain;
+    last = percent;
+    chain = chain
+      .catch(() => undefined)
+      .then(async () => {
+        await send(percent);
+      });
+    return chain;
+  };
 }
 
 /** Jobs act as the system, caused by the job, in the job's own trace. */
@@ -81,12 +102,13 @@ export function startWorkers(s: Services, options: { idleWaitMs?: number } = {})
   const rebuild = new Worker<RebuildJob>(
     QUEUES.rebuild,
     async (job) => {
+      const report = progressReporter((percent) => job.updateProgress(percent));
       const rebuilt = await rebuildProjections(
         s,
         projector,
         job.data.projections,
         (msg) => s.logger.info({ job: job.id }, msg),
-        (p) => job.updateProgress(rebuildPercent(p)),
+        (p) => report(rebuildPercent(p)),
       );
       return { rebuilt };
     },
