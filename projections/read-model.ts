@@ -226,8 +226,9 @@ async function applyApproval(client: pg.PoolClient, e: RecordedEvent, event: App
         `INSERT INTO approval_requests (approval_id, config_id, tenant_id, target_environment,
                      proposed_value, current_value, change_description, requested_by, status,
                      required_approval_level, current_approval_level, approvers, created_at,
-                     expires_at, deployment_id, config_key, is_sensitive)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'Pending', $9, 0, '[]', $10, $11, NULL, $12, $13)`,
+                     expires_at, deployment_id, config_key, is_sensitive, action)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'Pending', $9, 0, '[]', $10, $11, NULL, $12, $13,
+                 $14)`,
         [
           id,
           d.configId,
@@ -242,6 +243,7 @@ async function applyApproval(client: pg.PoolClient, e: RecordedEvent, event: App
           utc(d.expiresAt),
           d.key,
           d.isSensitive,
+          d.action ?? 'Update',
         ],
       );
       return;

@@ -17,6 +17,7 @@ import { z } from 'zod';
 import type { DomainErrorCode } from '../domain/errors.js';
 import { CONFIG_TYPES } from '../domain/values.js';
 import { TENANT_TIERS } from '../domain/tenant.js';
+import { CHANGE_ACTIONS } from '../domain/approval.js';
 import { ROLES, can, type Capability, type Role } from './auth.js';
 import { HOT_ENV_ROUTE, HOT_KEY_ROUTE } from './hot-read.js';
 import { PROJECTIONS } from './routes/admin.js';
@@ -245,7 +246,8 @@ const changeRequest = z.looseObject({
   tenantId: z.string(),
   targetEnvironment: z.string(),
   key: z.string().nullable(),
-  proposedValue: z.string().nullable(),
+  action: z.enum(CHANGE_ACTIONS),
+  proposedValue: z.string().nullable().describe('null for a Delete'),
   currentValue: z.string().nullable(),
   changeDescription: z.string().nullable(),
   requestedBy: z.string(),
@@ -268,6 +270,8 @@ const changeRequestResult = z
     tenantId: z.string(),
     key: z.string(),
     environment: z.string(),
+    action: z.enum(CHANGE_ACTIONS),
+    proposedValue: z.string().nullable().describe('null for a Delete'),
     status: z.enum(['Pending', 'Approved', 'Rejected', 'Cancelled', 'Expired']),
     approvers: z.array(
       z.looseObject({ userId: z.string(), comments: z.string().nullable(), at: z.string() }),

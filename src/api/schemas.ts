@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { CONFIG_TYPES } from '../domain/values.js';
 import { TENANT_STATUSES, TENANT_TIERS } from '../domain/tenant.js';
+import { CHANGE_ACTIONS } from '../domain/approval.js';
 
 export const tenantId = z
   .string()
@@ -131,8 +132,12 @@ export const changeRequestBody = z
     tenantId: tenantId.optional(),
     key: configKey.optional(),
     environment: environment.optional(),
+    action: z
+      .enum(CHANGE_ACTIONS)
+      .optional()
+      .describe('Update (default) proposes `value`; Delete proposes deleting the configuration'),
     type: z.enum(CONFIG_TYPES).optional(),
-    value,
+    value: value.optional().describe('The proposed value; required for Update, absent for Delete'),
     description: z.string().max(2000).nullable().optional(),
     rollout: z.strictObject(rolloutFields).optional(),
     expiresInSeconds: z
@@ -146,6 +151,24 @@ export const changeRequestBody = z
   .refine((b) => b.configId || (b.tenantId && b.key && b.environment), {
     message: 'give configId, or tenantId, key and environment for a new configuration',
     path: ['configId'],
+  })
+  .superRefine((b, ctx) => {
+    if (b.action !== 'Delete') {
+      if (b.value === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'value is required', path: ['value'] });
+      }
+      return;
+    }
+    // A delete proposes no value and deploys nothing.
+    for (const field of ['value', 'type', 'rollout', 'isSensitive', 'tags'] as const) {
+      if (b[field] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${field} does not apply to a Delete request`,
+          path: [field],
+        });
+      }
+    }
   });
 
 export const reviewBody = z.strictObject({

@@ -20,12 +20,15 @@ import {
   initialApprovalState,
   type ApprovalEvent,
   type ApprovalState,
+  type ChangeAction,
 } from '../domain/approval.js';
 import {
   configIdFor,
   decideAbortDeployment,
   decideCompleteDeployment,
   decideCreateConfig,
+  decideDeleteConfig,
+  requireLive,
   decideRevertDeployment,
   decideStartDeployment,
   type ConfigurationEvent,
@@ -51,6 +54,7 @@ import {
 import { DomainError } from '../domain/errors.js';
 import {
   decideRegisterConfig,
+  decideReleaseConfig,
   requireActiveTenant,
   requireDirectWrites,
   requiredApprovals,
@@ -71,6 +75,14 @@ import {
 import { configDecider, type ConfigGuard } from './config-commands.js';
 import { approvalStream, configStream, deploymentStream, tenantStream } from './streams.js';
 import { tenantDecider } from './tenant-commands.js';
+
+/** The deployment an approved Update starts (fixed when it was requested). */
+function plannedDeployment(r: Extract<ApprovalState, { exists: true }>): string {
+  if (r.deploymentId === null) {
+    throw new DomainError('invalid_state', `Change request ${r.approvalId} deploys nothing`);
+  }
+  return r.deploymentId;
+}
 
 export const approvalDecider: Decider<ApprovalState, ApprovalEvent> = {
   initial: initialApprovalState,
@@ -119,9 +131,11 @@ export interface ChangeRequestInput {
   tenantId: string;
   key: string;
   environment: string;
+  /** Update (the default) proposes `value`; Delete proposes deleting the config. */
+  action?: ChangeAction;
   /** Required for a new config; must match an existing config's type. */
   type?: ConfigType;
-  value: unknown;
+  value?: unknown;
   description?: string | null;
   rollout: RolloutPlan;
   expiresInSeconds?: number;
@@ -156,7 +170,10 @@ export class WorkflowCommands {
     requireActiveTenant(tenant.state, input.tenantId);
     const c = config.state;
     const live = c.exists && !c.deleted;
-    const type = live ? c.type : input.type;
+    const action = input.action ?? 'Update';
+    if (action === 'Delete' && !live) throw notFound('Configuration', configId, 'configId');
+    // A deleted config comes back with its old type unless the request names another.
+    const type = live ? c.type : (input.type ?? (c.exists ? c.type : undefined));
     if (!type)
       throw new DomainError('validation', 'type is required for a new configuration', 'type');
     if (live && input.type && input.type !== c.type) {
@@ -173,7 +190,7 @@ export class WorkflowCommands {
         'strategy',
       );
     }
-    const proposedValue = normaliseValue(type, input.value);
+    const proposedValue = action === 'Delete' ? '' : normaliseValue(type, input.value);
     const expiresInMs =
       input.expiresInSeconds === undefined
         ? this.limits.approvalExpiryMs
@@ -196,6 +213,7 @@ export class WorkflowCommands {
       key: input.key,
       environment: input.environment,
       type,
+      action,
       proposedValue,
       currentValue: live ? c.value : null,
       baseVersion: c.exists ? c.version : 0,
@@ -205,9 +223,12 @@ export class WorkflowCommands {
       requiredApprovals: Math.max(1, requiredApprovals(tenant.state, input.environment)),
       expiresAt: new Date(now.getTime() + expiresInMs).toISOString(),
       rollout: input.rollout,
-      deploymentId: `dep_${approvalId.slice(4)}`,
+      deploymentId: action === 'Delete' ? null : `dep_${approvalId.slice(4)}`,
       isSensitive: live ? c.isSensitive : (input.isSensitive ?? false),
-      newConfig: live ? null : { description: input.description ?? null, tags: input.tags ?? [] },
+      newConfig:
+        live || action === 'Delete'
+          ? null
+          : { description: input.description ?? null, tags: input.tags ?? [] },
     });
     const position = await new Batch(ctx)
       .add(approvalStream(approvalId), { state: null, revision: -1n }, events)
@@ -258,8 +279,32 @@ export class WorkflowCommands {
         throw error;
       }
       const batch = new Batch(ctx);
-      if (decision.approved) {
-        const r = decision.request;
+      const r = decision.request;
+      if (decision.approved && r.action === 'Delete') {
+        // As DELETE does: the config goes, its quota slot is freed; nothing is deployed.
+        const tenant = await load(this.store, tenantStream(r.tenantId), tenantDecider);
+        requireActiveTenant(tenant.state, r.tenantId);
+        const live = requireLive(config.state, r.configId);
+        batch.add(
+          configStream(r.configId),
+          config,
+          decideDeleteConfig(config.state, {
+            configId: r.configId,
+            expectedVersion: r.baseVersion,
+          }),
+        );
+        batch.add(
+          tenantStream(r.tenantId),
+          tenant,
+          decideReleaseConfig(tenant.state, {
+            tenantId: r.tenantId,
+            configId: r.configId,
+            key: live.key,
+            environment: live.environment,
+          }),
+        );
+      } else if (decision.approved) {
+        const deploymentId = plannedDeployment(r);
         const tenant = await load(this.store, tenantStream(r.tenantId), tenantDecider);
         requireActiveTenant(tenant.state, r.tenantId);
         let configEvents: ConfigurationEvent[];
@@ -286,7 +331,7 @@ export class WorkflowCommands {
         } else {
           configEvents = decideStartDeployment(config.state, {
             configId: r.configId,
-            deploymentId: r.deploymentId,
+            deploymentId,
             value: r.proposedValue,
           }).events;
         }
@@ -294,14 +339,14 @@ export class WorkflowCommands {
         batch.add(tenantStream(r.tenantId), tenant, tenantEvents);
         batch.add(configStream(r.configId), config, deployment.configEvents);
         batch.add(
-          deploymentStream(r.deploymentId),
+          deploymentStream(deploymentId),
           { state: null, revision: -1n },
           deployment.events,
         );
       }
       batch.add(approvalStream(cmd.approvalId), approval, decision.events);
       const position = await batch.commit(this.store);
-      if (decision.approved && decision.request.rollout.strategy === 'Direct') {
+      if (decision.approved && r.action === 'Update' && r.rollout.strategy === 'Direct') {
         this.onFinished('completed');
       }
       return { state: fold(approvalDecider, a, decision.events), position };
@@ -317,7 +362,7 @@ export class WorkflowCommands {
     live: boolean,
   ) {
     const started = decideStartDeploymentStream(initialDeploymentState(), {
-      deploymentId: r.deploymentId,
+      deploymentId: plannedDeployment(r),
       tenantId: r.tenantId,
       configId: r.configId,
       key: r.key,

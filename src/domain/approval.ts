@@ -10,6 +10,14 @@ import type { ConfigType } from './values.js';
 
 export type ApprovalStatus = 'Pending' | 'Approved' | 'Rejected' | 'Cancelled' | 'Expired';
 
+/**
+ * What an approved request does: `Update` sets the proposed value (creating the config if it
+ * does not exist, or was deleted); `Delete` soft-deletes the config, as DELETE does where no
+ * approval is needed.
+ */
+export const CHANGE_ACTIONS = ['Update', 'Delete'] as const;
+export type ChangeAction = (typeof CHANGE_ACTIONS)[number];
+
 export interface Approver {
   userId: string;
   comments: string | null;
@@ -32,6 +40,9 @@ export type ApprovalEvent =
         key: string;
         environment: string;
         type: ConfigType;
+        /** Absent on requests recorded before deletes could be requested: those are updates. */
+        action?: ChangeAction;
+        /** The value to deploy; empty for a Delete. */
         proposedValue: string;
         currentValue: string | null;
         /** Config version the proposal was made against; 0 = the config does not exist yet. */
@@ -41,7 +52,8 @@ export type ApprovalEvent =
         requiredApprovals: number;
         expiresAt: string;
         rollout: RolloutPlan;
-        deploymentId: string;
+        /** The deployment an approved Update starts; null for a Delete, which deploys nothing. */
+        deploymentId: string | null;
         isSensitive: boolean;
         newConfig: NewConfigAttributes | null;
       };
@@ -59,7 +71,12 @@ export type ApprovalEvent =
     }
   | {
       type: 'ApprovalApproved';
-      data: { approvalId: string; tenantId: string; deploymentId: string; approvedBy: string };
+      data: {
+        approvalId: string;
+        tenantId: string;
+        deploymentId: string | null;
+        approvedBy: string;
+      };
     }
   | {
       type: 'ApprovalRejected';
@@ -74,13 +91,22 @@ export type ApprovalEvent =
 type Requested = Extract<ApprovalEvent, { type: 'ApprovalRequested' }>['data'];
 
 export type ApprovalState =
-  { exists: false } | ({ exists: true; status: ApprovalStatus; approvers: Approver[] } & Requested);
+  | { exists: false }
+  | ({ exists: true; status: ApprovalStatus; approvers: Approver[] } & Requested & {
+        action: ChangeAction;
+      });
 
 export const initialApprovalState = (): ApprovalState => ({ exists: false });
 
 export function evolveApproval(state: ApprovalState, event: ApprovalEvent): ApprovalState {
   if (event.type === 'ApprovalRequested') {
-    return { exists: true, status: 'Pending', approvers: [], ...event.data };
+    return {
+      exists: true,
+      status: 'Pending',
+      approvers: [],
+      ...event.data,
+      action: event.data.action ?? 'Update',
+    };
   }
   if (!state.exists) return state;
   switch (event.type) {
@@ -111,8 +137,24 @@ export function decideRequest(state: ApprovalState, request: Requested): Approva
       'approvalId',
     );
   }
-  if (request.baseVersion > 0 && request.currentValue === request.proposedValue) {
-    throw new DomainError('validation', 'The proposed value is the current value', 'value');
+  if (request.action === 'Delete') {
+    if (request.baseVersion === 0 || request.currentValue === null) {
+      throw new DomainError(
+        'not_found',
+        `Configuration '${request.configId}' does not exist or is deleted: nothing to delete`,
+        'configId',
+      );
+    }
+    if (request.deploymentId !== null || request.rollout.strategy !== 'Direct') {
+      throw new DomainError('validation', 'A delete deploys nothing: give no rollout', 'rollout');
+    }
+  } else {
+    if (request.deploymentId === null) {
+      throw new DomainError('validation', 'An update needs its deployment id', 'deploymentId');
+    }
+    if (request.baseVersion > 0 && request.currentValue === request.proposedValue) {
+      throw new DomainError('validation', 'The proposed value is the current value', 'value');
+    }
   }
   return [{ type: 'ApprovalRequested', data: request }];
 }

@@ -122,6 +122,78 @@ describe('change request (approval) aggregate', function () {
         .when((s) => decideRequest(s, r))
         .then([{ type: 'ApprovalRequested', data: r }]);
     });
+
+    it('reads a request recorded without an action as an Update', function () {
+      const state = given([requested()]).state;
+      expect(state).to.include({ action: 'Update', proposedValue: 'true' });
+    });
+
+    describe('a Delete', function () {
+      const del = (overrides: Partial<Requested> = {}) =>
+        request({ action: 'Delete', proposedValue: '', deploymentId: null, ...overrides });
+
+      it('records a request to delete a live config, planning no deployment', function () {
+        const state = given([])
+          .when((s) => decideRequest(s, del()))
+          .then([{ type: 'ApprovalRequested', data: del() }]);
+        expect(state).to.include({ action: 'Delete', deploymentId: null, status: 'Pending' });
+      });
+
+      it('refuses deleting a config that does not exist or is deleted', function () {
+        given([])
+          .when((s) => decideRequest(s, del({ baseVersion: 0, currentValue: null })))
+          .thenRefused('not_found', 'configId');
+        given([])
+          .when((s) => decideRequest(s, del({ currentValue: null })))
+          .thenRefused('not_found', 'configId');
+      });
+
+      it('refuses a rollout or a planned deployment', function () {
+        given([])
+          .when((s) => decideRequest(s, del({ deploymentId })))
+          .thenRefused('validation', 'rollout');
+        given([])
+          .when((s) =>
+            decideRequest(
+              s,
+              del({
+                rollout: {
+                  strategy: 'Canary',
+                  steps: [10, 100],
+                  bakeTimeSeconds: 60,
+                  errorThreshold: 0.05,
+                  minRequests: 10,
+                },
+              }),
+            ),
+          )
+          .thenRefused('validation', 'rollout');
+      });
+
+      it('is approved like any request, and its approval names no deployment', function () {
+        given([requested({ action: 'Delete', proposedValue: '', deploymentId: null })])
+          .when(approve('bob'))
+          .then([
+            granted('bob', 1),
+            {
+              type: 'ApprovalApproved',
+              data: { approvalId, tenantId, deploymentId: null, approvedBy: 'bob' },
+            },
+          ]);
+      });
+
+      it('is stale once the config changed (or was deleted) after the request', function () {
+        given([requested({ action: 'Delete', proposedValue: '', deploymentId: null })])
+          .when(approve('bob', { currentVersion: 4 }))
+          .thenRefused('stale', undefined);
+      });
+    });
+
+    it('refuses an Update without its deployment id', function () {
+      given([])
+        .when((s) => decideRequest(s, request({ deploymentId: null })))
+        .thenRefused('validation', 'deploymentId');
+    });
   });
 
   describe('decideApprove', function () {

@@ -123,7 +123,9 @@ const approvalView = (r: any) => {
     tenantId: r.tenant_id,
     targetEnvironment: r.target_environment,
     key: r.key ?? null,
-    proposedValue: mask(r.proposed_value),
+    action: r.action,
+    // A Delete proposes no value (the column holds an empty string).
+    proposedValue: r.action === 'Delete' ? null : mask(r.proposed_value),
     currentValue: mask(r.current_value),
     changeDescription: r.change_description,
     requestedBy: r.requested_by,

@@ -527,6 +527,113 @@ describe('change requests and approval policies (e2e)', function () {
       expect(direct.body.code).to.equal('quota_exceeded');
     });
 
+    it('deletes a Production config through a Delete request, freeing its quota slot', async function () {
+      const t = await tenant({ maxConfigurations: 1 });
+      const configId = await productionConfig(t, 'old.flag', 'x');
+      await request(h.url)
+        .delete(`/api/v1/configs/${configId}`)
+        .set(auth(t.editor))
+        .set('If-Match', '"1"')
+        .expect(409);
+
+      // A delete proposes no value and deploys nothing: those fields are refused, by name.
+      const before = await tenantEvents(t.tenantId);
+      for (const [field, extra] of [
+        ['value', { value: 'y' }],
+        ['rollout', { rollout: { strategy: 'Direct' } }],
+        ['type', { type: 'String' }],
+      ] as const) {
+        const bad = await requestChange(t.editor, {
+          configId,
+          action: 'Delete',
+          ...extra,
+        }).expect(400);
+        expect(bad.body.field).to.equal(field);
+      }
+      const unknownAction = await requestChange(t.editor, { configId, action: 'Drop' }).expect(400);
+      expect(unknownAction.body.field).to.equal('action');
+      const noValue = await requestChange(t.editor, { configId }).expect(400);
+      expect(noValue.body.field).to.equal('value');
+      expect(await tenantEvents(t.tenantId)).to.equal(before);
+
+      const created = await requestChange(t.editor, {
+        configId,
+        action: 'Delete',
+        description: 'retire the flag',
+      }).expect(201);
+      const id = created.body.approvalId as string;
+      expect(created.body).to.deep.include({
+        action: 'Delete',
+        proposedValue: null,
+        currentValue: 'x',
+        baseVersion: 1,
+        deploymentId: null,
+        status: 'Pending',
+      });
+      expect(await readApproval(t.reader, id)).to.include({
+        action: 'Delete',
+        proposedValue: null,
+        currentValue: 'x',
+        status: 'Pending',
+      });
+      // Still there until approved.
+      expect(await readConfig(t.reader, configId)).to.include({ value: 'x', version: 1 });
+
+      const approved = await act(t.approver, id, 'approve', 'ok').expect(200);
+      expect(approved.body).to.include({ status: 'Approved', deploymentId: null });
+      const position = approved.headers['x-event-position'] as string;
+      expect(await readApproval(t.reader, id, position)).to.include({
+        status: 'Approved',
+        resolvedBy: 'bob',
+        deploymentId: null,
+      });
+      await request(h.url)
+        .get(`/api/v1/tenants/${t.tenantId}/environments/Production/configs/old.flag`)
+        .set(auth(t.reader))
+        .expect(404);
+      const versions = await request(h.url)
+        .get(`/api/v1/configs/${configId}/versions?minPosition=${position}`)
+        .set(auth(t.reader))
+        .expect(200);
+      // Newest first.
+      expect(versions.body.items.map((v: { changeType: string }) => v.changeType)).to.deep.equal([
+        'Deleted',
+        'Created',
+      ]);
+      expect(await streamEvents(`tenant-${t.tenantId}`)).to.include('ConfigurationReleased');
+      expect(await countEvents('DeploymentStarted', 'configId', configId)).to.equal(0);
+
+      // The slot is free again, and the deleted config cannot be deleted twice.
+      await createConfig(t, { key: 'dev.one', value: 'x', environment: 'Development' }).expect(201);
+      const twice = await requestChange(t.editor, { configId, action: 'Delete' }).expect(404);
+      expect(twice.body.field).to.equal('configId');
+    });
+
+    it('brings a deleted Production config back through an Update request, continuing its history', async function () {
+      const t = await tenant();
+      const configId = await productionConfig(t, 'back.flag', 'x');
+      const del = await requestChange(t.editor, { configId, action: 'Delete' }).expect(201);
+      await act(t.approver, del.body.approvalId, 'approve').expect(200);
+      const back = await requestChange(t.editor, { configId, value: 'x' }).expect(201);
+      expect(back.body).to.include({ action: 'Update', proposedValue: 'x', currentValue: null });
+      const approved = await act(t.approver, back.body.approvalId, 'approve').expect(200);
+      expect(
+        await readConfig(t.reader, configId, approved.headers['x-event-position'] as string),
+      ).to.include({ value: 'x', version: 3 });
+    });
+
+    it('refuses a Delete request that went stale: the newer value stays', async function () {
+      const t = await tenant();
+      const configId = await productionConfig(t, 'busy.flag', 'x');
+      const del = await requestChange(t.editor, { configId, action: 'Delete' }).expect(201);
+      const update = await requestChange(t.editor, { configId, value: 'y' }).expect(201);
+      await act(t.approver, update.body.approvalId, 'approve').expect(200);
+      const stale = await act(t.approver, del.body.approvalId, 'approve').expect(409);
+      expect(stale.body.code).to.equal('stale');
+      expect(await readConfig(t.reader, configId)).to.include({ value: 'y', version: 2 });
+      expect(await readApproval(t.reader, del.body.approvalId)).to.include({ status: 'Pending' });
+    });
+
     it('validates the value up front: 422 naming value, nothing appended', async function () {
       const t = await tenant();
       const configId = await productionConfig(t, 'flag', 'true', 'Boolean');
@@ -965,6 +1072,12 @@ describe('change requests and approval policies (e2e)', function () {
       }).expect(201);
       await act(t.approver, created.body.approvalId, 'approve').expect(200);
       await act(t.approver2, created.body.approvalId, 'approve').expect(200);
+      const deleted = await requestChange(t.editor, {
+        configId: created.body.configId,
+        action: 'Delete',
+      }).expect(201);
+      await act(t.approver, deleted.body.approvalId, 'approve').expect(200);
+      await act(t.approver2, deleted.body.approvalId, 'approve').expect(200);
 
       const snapshot = async () => {
         const head = await h.services.store.headPosition();
@@ -978,7 +1091,14 @@ describe('change requests and approval policies (e2e)', function () {
         return { head, approvals: approvals.rows, deployments: deployments.rows };
       };
       const before = await snapshot();
-      expect(before.approvals.filter((r) => r.tenant_id === t.tenantId)).to.have.length(4);
+      const mine = before.approvals.filter((r) => r.tenant_id === t.tenantId);
+      expect(mine.map((r) => r.action).sort()).to.deep.equal([
+        'Delete',
+        'Update',
+        'Update',
+        'Update',
+        'Update',
+      ]);
       expect(before.deployments.filter((r) => r.tenant_id === t.tenantId)).to.have.length(2);
 
       await rebuildProjections(h.services, h.projector, [], () => {});

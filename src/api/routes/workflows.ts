@@ -47,7 +47,7 @@ function limitedEnvironments(res: Response): string[] | null {
 function approvalBody(state: ApprovalState) {
   if (!state.exists) return {};
   const { exists: _e, ...rest } = state;
-  return rest;
+  return { ...rest, proposedValue: rest.action === 'Delete' ? null : rest.proposedValue };
 }
 
 function deploymentBodyOf(state: DeploymentState) {
@@ -97,6 +97,7 @@ export function workflowRoutes(s: Services): Router {
         tenantId: tenantId!,
         key: key!,
         environment: environment!,
+        action: body.action,
         type: body.type,
         value: body.value,
         description: body.description,
