@@ -8,8 +8,9 @@
  * cached environment is never half-filled, and a Redis restart needs no special handling.
  *
  * Each batch runs as one Lua script that checks the checkpoint, applies the changes and moves the
- * checkpoint atomically; then it publishes the touched environments so that every API instance
- * drops its in-process copy.
+ * checkpoint atomically, and publishes every environment the batch changed, cached in Redis or
+ * not: an API instance may hold a copy of an environment whose hash has since expired, and it
+ * must hear of the change all the same.
  */
 import type { Redis } from 'ioredis';
 import {
@@ -66,6 +67,7 @@ for i = 0, n - 1 do
     if pos > tonumber(redis.call('GET', KEYS[2 * env + 1]) or '0') then
       redis.call('SET', KEYS[2 * env + 1], ARGV[base + 1])
     end
+    touched[key] = true
   end
 end
 if ARGV[2] ~= cp then

@@ -154,6 +154,8 @@ export function createApi(s: Services): ApiServer {
         s.metrics.hotRead(route, ms, source, status);
       },
     },
+    maxWatchers: s.settings.maxWatchers,
+    watchObserver: s.metrics.watch,
   });
 
   const app = express();

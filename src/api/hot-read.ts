@@ -3,7 +3,9 @@
  *   GET /api/v1/tenants/{tenantId}/environments/{env}/configs        (the whole environment)
  *   GET /api/v1/tenants/{tenantId}/environments/{env}/configs/{key}  (one key)
  * A cached token and an in-process snapshot make a hit a handful of Map lookups and one write of
- * a pre-rendered buffer. Everything else (misses, read-your-writes waits) goes async.
+ * a pre-rendered buffer. Everything else (misses, read-your-writes waits) goes async. The same
+ * routes follow changes live: `?wait=N` long polls, `Accept: text/event-stream` streams
+ * (src/api/watch.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authorize, type Authenticator, type Principal } from './auth.js';
@@ -14,11 +16,21 @@ import {
   type CacheSource,
   type EnvSnapshot,
   type HotReadCache,
+  type Rendered,
 } from '../queries/hot-read-cache.js';
 import { minPositionOf, type ProjectionProgress } from '../queries/projection-progress.js';
 import { REDIS_CACHE_PROJECTION } from '../../projections/redis-cache.js';
 import { RateLimits } from './rate-limits.js';
 import { HOT_ROUTES } from '../infrastructure/metrics.js';
+import {
+  MAX_WAIT_SECONDS,
+  WatchSlots,
+  longPoll,
+  stream,
+  viewOf,
+  type WatchObserver,
+  type WatchTarget,
+} from './watch.js';
 
 const PREFIX = '/api/v1/tenants/';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$/;
@@ -42,6 +54,8 @@ interface Route {
   environment: string;
   key: string | undefined;
   query: string;
+  /** `?wait=` in ms: how long a conditional GET may wait for a change. */
+  waitMs?: number;
 }
 
 const kind = (route: Route | undefined): 'key' | 'environment' =>
@@ -82,6 +96,23 @@ function clientIdOf(req: IncomingMessage, route: Route): string | undefined {
   return new URLSearchParams(route.query).get('clientId')?.slice(0, 200) || undefined;
 }
 
+/** `?wait=N` (whole seconds, 1..60); undefined when absent. */
+function waitOf(query: string): number | undefined {
+  if (!query.includes('wait=')) return undefined;
+  const raw = new URLSearchParams(query).get('wait');
+  if (raw === null) return undefined;
+  const seconds = /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
+  if (!(seconds >= 1 && seconds <= MAX_WAIT_SECONDS)) {
+    throw new HttpProblem(
+      400,
+      'Invalid request',
+      `wait must be a whole number of seconds from 1 to ${MAX_WAIT_SECONDS}`,
+      { field: 'wait' },
+    );
+  }
+  return seconds * 1000;
+}
+
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   if (header === etag || header === '*') return true;
@@ -94,43 +125,43 @@ export function createHotReadHandler(deps: {
   progress: ProjectionProgress;
   rateLimits?: RateLimits;
   observer?: HotReadObserver;
+  /** Open long polls and streams per process (default 10,000). */
+  maxWatchers?: number;
+  watchObserver?: WatchObserver;
 }) {
-  const { auth, cache, progress, observer, rateLimits } = deps;
+  const { auth, cache, progress, observer, rateLimits, watchObserver } = deps;
+  const slots = new WatchSlots(deps.maxWatchers ?? 10_000);
 
-  function respond(
+  function target(req: IncomingMessage, route: Route): WatchTarget {
+    return {
+      tenantId: route.tenantId,
+      environment: route.environment,
+      key: route.key,
+      clientId: clientIdOf(req, route),
+    };
+  }
+
+  function write(
     req: IncomingMessage,
     res: ServerResponse,
     route: Route,
-    snap: EnvSnapshot,
-    source: CacheSource,
-    started: number,
-  ) {
-    // Which side of a canary a client is on matters only while one runs in the environment.
-    const clientId = snap.canaries.size > 0 ? clientIdOf(req, route) : undefined;
-    const rendered =
-      route.key === undefined ? envBody(snap, clientId) : keyBody(snap, route.key, clientId);
+    rendered: Rendered | undefined,
+  ): number {
     if (!rendered) {
-      fail(
+      writeProblem(
         res,
-        new HttpProblem(
-          404,
-          'Not found',
-          `No configuration '${route.key}' in ${route.environment}`,
-          {
-            field: 'key',
-          },
+        toProblem(
+          new HttpProblem(
+            404,
+            'Not found',
+            `No configuration '${route.key}' in ${route.environment}`,
+            {
+              field: 'key',
+            },
+          ),
         ),
-        started,
-        route,
       );
-      return;
-    }
-    const ifNoneMatch = req.headers['if-none-match'];
-    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rendered.etag)) {
-      res.writeHead(304, { ETag: rendered.etag, 'Cache-Control': 'no-cache' });
-      res.end();
-      observer?.served(performance.now() - started, source, 304, kind(route));
-      return;
+      return 404;
     }
     // Headers are built once per rendered body (flat [name, value, …] form).
     rendered.headers ??= [
@@ -145,7 +176,80 @@ export function createHotReadHandler(deps: {
     ];
     res.writeHead(200, rendered.headers);
     res.end(req.method === 'HEAD' ? undefined : rendered.body);
-    observer?.served(performance.now() - started, source, 200, kind(route));
+    return 200;
+  }
+
+  /** A conditional GET with `?wait=` whose ETag matches: answer when the view changes. */
+  function park(req: IncomingMessage, res: ServerResponse, route: Route, etag: string): boolean {
+    if (!route.waitMs || !slots.take()) return false; // full: the client just polls again
+    watchObserver?.opened('long_poll');
+    longPoll(
+      res,
+      cache,
+      target(req, route),
+      etag,
+      route.waitMs,
+      (view) => write(req, res, route, view),
+      (pushed) => {
+        slots.release();
+        watchObserver?.closed('long_poll');
+        if (pushed) watchObserver?.pushed('long_poll');
+      },
+    );
+    return true;
+  }
+
+  /** `Accept: text/event-stream`: the view now and after every change. */
+  async function openStream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    principal: Principal,
+  ) {
+    const t = target(req, route);
+    const { snapshot } = await cache.get(route.tenantId, route.environment);
+    if (route.key !== undefined && !viewOf(snapshot, t)) {
+      write(req, res, route, undefined);
+      return;
+    }
+    if (!slots.take()) {
+      res.setHeader('Retry-After', '5');
+      throw new HttpProblem(
+        503,
+        'Too many watchers',
+        'This instance follows as many clients as it may; retry',
+      );
+    }
+    watchObserver?.opened('stream');
+    stream(req, res, cache, t, principal.expiresAt, watchObserver, () => {
+      slots.release();
+      watchObserver?.closed('stream');
+    });
+  }
+
+  function respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    snap: EnvSnapshot,
+    source: CacheSource,
+    started: number,
+  ) {
+    // Which side of a canary a client is on matters only while one runs in the environment.
+    const clientId = snap.canaries.size > 0 ? clientIdOf(req, route) : undefined;
+    const rendered =
+      route.key === undefined ? envBody(snap, clientId) : keyBody(snap, route.key, clientId);
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (rendered && ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rendered.etag)) {
+      // A long poll is not a read's latency: it is counted by the watch metrics instead.
+      if (park(req, res, route, rendered.etag)) return;
+      res.writeHead(304, { ETag: rendered.etag, 'Cache-Control': 'no-cache' });
+      res.end();
+      observer?.served(performance.now() - started, source, 304, kind(route));
+      return;
+    }
+    const status = write(req, res, route, rendered);
+    observer?.served(performance.now() - started, source, status, kind(route));
   }
 
   function fail(res: ServerResponse, error: unknown, started: number, route?: Route) {
@@ -193,11 +297,20 @@ export function createHotReadHandler(deps: {
             field: 'environment',
           });
         }
+        route.waitMs = waitOf(route.query);
         if (routes.size >= MAX_ROUTES) routes.clear();
         routes.set(req.url, route);
       }
       const principal = principalFor(req);
       authorize(principal, 'read', route.tenantId, route.environment);
+      const accept = req.headers.accept;
+      if (accept !== undefined && accept.includes('text/event-stream') && req.method === 'GET') {
+        void (async () => {
+          await rateLimits?.take('configGet', RateLimits.key(principal, route.tenantId));
+          await openStream(req, res, route, principal);
+        })().catch((error) => fail(res, error, started, route));
+        return true;
+      }
       const minPosition =
         route.query.includes('minPosition') || req.headers['x-min-position'] !== undefined
           ? minPositionOf(

@@ -20,6 +20,7 @@ import { TENANT_TIERS } from '../domain/tenant.js';
 import { CHANGE_ACTIONS } from '../domain/approval.js';
 import { ROLES, can, type Capability, type Role } from './auth.js';
 import { HOT_ENV_ROUTE, HOT_KEY_ROUTE } from './hot-read.js';
+import { MAX_WAIT_SECONDS } from './watch.js';
 import { PROJECTIONS } from './routes/admin.js';
 import * as schemas from './schemas.js';
 
@@ -59,6 +60,8 @@ export interface ApiOperation {
   headers?: RequestHeader[];
   /** Waits (bounded) for `?minPosition=` / `X-Min-Position` before reading: may answer 503. */
   readYourWrites?: boolean;
+  /** Follows changes: `?wait=` long polls and `Accept: text/event-stream` (src/api/watch.ts). */
+  live?: boolean;
   success: {
     status: number;
     description: string;
@@ -807,11 +810,13 @@ export const ROUTES: readonly ApiOperation[] = [
     operationId: 'getEnvironmentConfigs',
     summary: 'Apps: the whole environment as one object',
     description:
-      'The hot read path: answered from memory, then Redis, then PostgreSQL. HEAD works too.',
+      'The hot read path: answered from memory, then Redis, then PostgreSQL. HEAD works too. ' +
+      'Follows changes live with `?wait=` (long poll) or `Accept: text/event-stream`.',
     tag: 'App reads',
     access: 'read',
     headers: ['If-None-Match', 'X-Client-Id'],
     readYourWrites: true,
+    live: true,
     success: {
       status: 200,
       description: 'The environment',
@@ -827,11 +832,13 @@ export const ROUTES: readonly ApiOperation[] = [
     operationId: 'getConfigValue',
     summary: 'Apps: one key',
     description:
-      'The hot read path: answered from memory, then Redis, then PostgreSQL. HEAD works too.',
+      'The hot read path: answered from memory, then Redis, then PostgreSQL. HEAD works too. ' +
+      'Follows changes live with `?wait=` (long poll) or `Accept: text/event-stream`.',
     tag: 'App reads',
     access: 'read',
     headers: ['If-None-Match', 'X-Client-Id'],
     readYourWrites: true,
+    live: true,
     success: { status: 200, description: 'The key', schema: 'ConfigValue', headers: ['ETag'] },
     otherResponses: { 304: { description: 'Not modified (If-None-Match)' } },
     errors: [400, 403, 404],
@@ -1171,6 +1178,13 @@ expired, wrongly signed or \`alg: none\` tokens get 401). Claims:
 
 A token for one tenant gets 404 (or 403) on every route of another. \`npm run token\` prints one.`;
 
+/** What a client gets with `Accept: text/event-stream`. */
+const SSE =
+  'Server-sent events: `snapshot` (data: the JSON body a GET would answer; id: its ETag) now ' +
+  'and after every change; `missing` when a followed key does not exist (any more); `expired` ' +
+  'just before the stream ends with the token. Comments keep the connection alive every 25 s. ' +
+  '503 with Retry-After when the instance follows ConfigService__MaxWatchers clients already.';
+
 function operationObject(op: ApiOperation, requestNames: Map<z.ZodType, string>): Json {
   const parameters: Json[] = [];
   for (const name of pathParamsOf(op.path)) {
@@ -1208,6 +1222,9 @@ function operationObject(op: ApiOperation, requestNames: Map<z.ZodType, string>)
   if (op.headers?.includes('X-Client-Id')) parameters.push({ $ref: paramRef('ClientId') });
   for (const h of op.headers ?? []) parameters.push({ $ref: paramRef(h) });
   if (op.readYourWrites) parameters.push({ $ref: paramRef('X-Min-Position') });
+  if (op.live) {
+    parameters.push({ $ref: paramRef('Wait') }, { $ref: paramRef('Last-Event-ID') });
+  }
   parameters.push({ $ref: paramRef('X-Correlation-Id') });
 
   const errors = new Set<ErrorStatus>(op.errors);
@@ -1233,6 +1250,9 @@ function operationObject(op: ApiOperation, requestNames: Map<z.ZodType, string>)
       headers: responseHeaders(op.success.headers),
       content: {
         [op.success.contentType ?? 'application/json']: { schema: ref(op.success.schema) },
+        ...(op.live
+          ? { 'text/event-stream': { schema: { type: 'string', description: SSE } } }
+          : {}),
       },
     },
   };
@@ -1319,6 +1339,24 @@ export function openApiDocument(): Json {
       required: false,
       description: 'The same as X-Client-Id',
       schema: { type: 'string', maxLength: 200 },
+    },
+    Wait: {
+      name: 'wait',
+      in: 'query',
+      required: false,
+      description:
+        'Long poll: with an If-None-Match that still matches, hold the request until the answer ' +
+        'changes (200, or 404 when the key is deleted) or this many seconds pass (304)',
+      schema: { type: 'integer', minimum: 1, maximum: MAX_WAIT_SECONDS },
+    },
+    LastEventID: {
+      name: 'Last-Event-ID',
+      in: 'header',
+      required: false,
+      description:
+        'Event stream: the id (ETag) of the last snapshot received; an unchanged first snapshot ' +
+        'is then not sent again',
+      schema: { type: 'string' },
     },
   };
   for (const [name, header] of Object.entries(REQUEST_HEADERS)) {

@@ -93,6 +93,7 @@ const schema = z.object({
   ConfigService__ApprovalExpiry: duration.default(parseIsoDuration('P3D')),
   ConfigService__ApprovalMinExpiry: duration.default(parseIsoDuration('PT5M')),
   ConfigService__ApprovalMaxExpiry: duration.default(parseIsoDuration('P30D')),
+  ConfigService__MaxWatchers: int(1).default(10_000),
   OpenTelemetry__JaegerEndpoint: z.string().url().optional(),
   OpenTelemetry__SamplingRate: z.coerce.number().min(0).max(1).default(1),
   JWT__Secret: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -121,6 +122,8 @@ export interface Settings {
   maxConfigsPerTenant: number;
   redisKeyPrefix: string;
   readYourWritesTimeoutMs: number;
+  /** Open long polls and event streams per API process. */
+  maxWatchers: number;
   approvalExpiry: { defaultMs: number; minMs: number; maxMs: number };
   telemetry: { jaegerEndpoint: string | undefined; samplingRate: number };
   jwt: { secret: string; issuer: string; audience: string };
@@ -213,6 +216,7 @@ export function loadSettings(
     maxConfigsPerTenant: s.ConfigService__MaxConfigsPerTenant,
     redisKeyPrefix: s.ConfigService__RedisKeyPrefix,
     readYourWritesTimeoutMs: s.ConfigService__ReadYourWritesTimeout,
+    maxWatchers: s.ConfigService__MaxWatchers,
     approvalExpiry: {
       defaultMs: s.ConfigService__ApprovalExpiry,
       minMs: s.ConfigService__ApprovalMinExpiry,

@@ -46,6 +46,7 @@ describe('settings', function () {
         maxConfigsPerTenant: 1000,
         redisKeyPrefix: 'cfgsvc:',
         readYourWritesTimeoutMs: 5000,
+        maxWatchers: 10_000,
         approvalExpiry: { defaultMs: 3 * 86_400_000, minMs: 300_000, maxMs: 30 * 86_400_000 },
         telemetry: { jaegerEndpoint: undefined, samplingRate: 1 },
         rateLimits: { configGet: 1000, configCreate: 100, deployments: 10 },

@@ -21,6 +21,8 @@ const NAMES = [
   'active_tenants',
   'active_configurations',
   'event_store_up',
+  'config_watchers',
+  'config_watch_pushes_total',
 ] as const;
 
 /** Every metric this service exports (base names). */
@@ -314,8 +316,31 @@ export function createMetrics(sources: GaugeSources = {}) {
     }
   >();
 
+  // Apps following changes live (long polls and event streams).
+  const watchers = new client.Gauge({
+    name: 'config_watchers',
+    help: 'Open long polls and event streams following an environment or key',
+    labelNames: ['mode'],
+    registers: [registry],
+  });
+  const watchPushes = new client.Counter({
+    name: 'config_watch_pushes_total',
+    help: 'Bodies sent to watchers because what they follow changed (or on connect, for streams)',
+    labelNames: ['mode'],
+    registers: [registry],
+  });
+  for (const mode of ['stream', 'long_poll']) {
+    watchers.set({ mode }, 0);
+    watchPushes.inc({ mode }, 0);
+  }
+
   return {
     registry,
+    watch: {
+      opened: (mode: 'stream' | 'long_poll') => watchers.inc({ mode }),
+      closed: (mode: 'stream' | 'long_poll') => watchers.dec({ mode }),
+      pushed: (mode: 'stream' | 'long_poll') => watchPushes.inc({ mode }),
+    },
     /** Where scrape-time gauges read from; each process fills in what it has. */
     sources,
     /** One hot read answered: its latency, status and which level served it. */

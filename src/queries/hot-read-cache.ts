@@ -8,6 +8,10 @@
  * Freshness: an invalidation bumps the environment's generation, and a snapshot fetched while
  * the generation moved is not kept (so a slow fetch cannot re-insert what was just invalidated).
  * Losing the pub/sub connection clears everything; while it is down, snapshots live one second.
+ *
+ * Watchers (apps following an environment live) are told after every invalidation of their
+ * environment and after every clear; while pub/sub is down they are also told once a second, so
+ * they re-read at the same pace as the snapshots expire.
  */
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
@@ -41,6 +45,11 @@ export interface EnvSnapshot {
   envVariants: Map<string, Rendered>;
   expiresAt: number;
   source: 'redis' | 'postgres';
+  /**
+   * Read from PostgreSQL without becoming the Redis hash (the fill was refused or Redis is down):
+   * later changes may never be announced against it, so it is kept one second only.
+   */
+  provisional: boolean;
 }
 
 export type CacheSource = 'local' | 'redis' | 'postgres';
@@ -52,12 +61,16 @@ export interface Rendered {
   headers?: string[];
 }
 
-const DISCONNECTED_TTL_MS = 1000;
+/** How long a snapshot lives when no invalidation can be relied on (pub/sub down, provisional). */
+export const DISCONNECTED_TTL_MS = 1000;
 
 export class HotReadCache {
   private readonly local = new Map<string, EnvSnapshot>();
   private readonly generations = new Map<string, number>();
   private readonly inFlight = new Map<string, Promise<EnvSnapshot>>();
+  private readonly watchers = new Map<string, Set<() => void>>();
+  private watcherTotal = 0;
+  private ticker: NodeJS.Timeout | undefined;
   private epoch = 0;
   private subscribed = false;
 
@@ -101,11 +114,51 @@ export class HotReadCache {
   invalidate(envKey: string): void {
     this.generations.set(envKey, (this.generations.get(envKey) ?? 0) + 1);
     this.local.delete(envKey);
+    // A read started before the change must not answer reads that come after it.
+    this.inFlight.delete(envKey);
+    this.notify(this.watchers.get(envKey));
   }
 
   clear(): void {
     this.epoch++;
     this.local.clear();
+    this.inFlight.clear();
+    for (const listeners of this.watchers.values()) this.notify(listeners);
+  }
+
+  /**
+   * Calls `listener` (asynchronously) whenever the environment may have changed. It then reads
+   * with get(), which fetches once for all the watchers of an environment. Returns the unwatch.
+   */
+  watch(tenantId: string, environment: string, listener: () => void): () => void {
+    const key = this.keys.env(tenantId, environment);
+    let listeners = this.watchers.get(key);
+    if (!listeners) this.watchers.set(key, (listeners = new Set()));
+    listeners.add(listener);
+    this.watcherTotal++;
+    this.ticker ??= setInterval(() => {
+      if (!this.subscribed) for (const l of this.watchers.values()) this.notify(l);
+    }, DISCONNECTED_TTL_MS).unref();
+    let watching = true;
+    return () => {
+      if (!watching) return;
+      watching = false;
+      listeners.delete(listener);
+      if (listeners.size === 0 && this.watchers.get(key) === listeners) this.watchers.delete(key);
+      if (--this.watcherTotal === 0) {
+        clearInterval(this.ticker);
+        this.ticker = undefined;
+      }
+    };
+  }
+
+  /** Watchers registered now, over all environments. */
+  get watcherCount(): number {
+    return this.watcherTotal;
+  }
+
+  private notify(listeners: Set<() => void> | undefined) {
+    if (listeners) for (const listener of listeners) queueMicrotask(listener);
   }
 
   /** Synchronous lookup for the fast path; undefined when not cached in-process. */
@@ -130,11 +183,15 @@ export class HotReadCache {
     const key = this.keys.env(tenantId, environment);
     let pending = this.inFlight.get(key);
     if (!pending || options.bypassLocal) {
-      pending = this.fetch(key, tenantId, environment);
+      const fetching = this.fetch(key, tenantId, environment);
+      pending = fetching;
       if (!options.bypassLocal) {
-        this.inFlight.set(key, pending);
-        const clear = () => this.inFlight.delete(key);
-        pending.then(clear, clear);
+        this.inFlight.set(key, fetching);
+        // Only its own entry: an invalidation may have put a newer fetch in its place.
+        const clear = () => {
+          if (this.inFlight.get(key) === fetching) this.inFlight.delete(key);
+        };
+        fetching.then(clear, clear);
       }
     }
     const snapshot = await pending;
@@ -147,7 +204,8 @@ export class HotReadCache {
     let snapshot = await this.fromRedis(key, tenantId, environment).catch(() => undefined);
     if (!snapshot) snapshot = await this.fromPostgres(key, tenantId, environment);
     if ((this.generations.get(key) ?? 0) === generation && this.epoch === epoch) {
-      snapshot.expiresAt = Date.now() + (this.subscribed ? this.ttlMs : DISCONNECTED_TTL_MS);
+      const trusted = this.subscribed && !snapshot.provisional;
+      snapshot.expiresAt = Date.now() + (trusted ? this.ttlMs : DISCONNECTED_TTL_MS);
       this.local.set(key, snapshot);
     }
     return snapshot;
@@ -218,7 +276,9 @@ export class HotReadCache {
     const fields: string[] = [];
     for (const [k, e] of entries) fields.push(k, JSON.stringify(e));
     for (const [k, c] of canaries) fields.push(`${CANARY_FIELD_PREFIX}${k}`, JSON.stringify(c));
-    await this.redis
+    // Refused when the hash exists already (another reader filled it) or when the redis-cache
+    // projection has passed a change this snapshot lacks (the read model is behind it).
+    const filled = await this.redis
       .eval(
         FILL_SCRIPT,
         2,
@@ -229,8 +289,20 @@ export class HotReadCache {
         String(Math.ceil(this.ttlMs / 1000)),
         ...fields,
       )
-      .catch(() => undefined); // Redis down: serve from PostgreSQL without filling.
-    return snapshotOf(tenantId, environment, etag.toString(), entries, canaries, 'postgres');
+      .then(
+        (accepted) => accepted === 1,
+        () => false, // Redis down: serve from PostgreSQL without filling.
+      );
+    const snapshot = snapshotOf(
+      tenantId,
+      environment,
+      etag.toString(),
+      entries,
+      canaries,
+      'postgres',
+    );
+    snapshot.provisional = !filled;
+    return snapshot;
   }
 }
 
@@ -253,6 +325,7 @@ function snapshotOf(
     envVariants: new Map(),
     expiresAt: 0,
     source,
+    provisional: false,
   };
   snap.body = renderEnv(snap, new Set());
   return snap;

@@ -128,6 +128,33 @@ describe('hot read path (e2e)', function () {
       expect(after.headers.etag).to.equal('"2"');
     });
 
+    it('hears of changes to an environment whose Redis hash expired while its in-process copy lives', async function () {
+      const s = await seed(h);
+      const read = () =>
+        request(h.url)
+          .get(envPath(s.tenantId, 'greeting'))
+          .set('Authorization', `Bearer ${s.reader}`);
+      await request(h.url)
+        .get(`${envPath(s.tenantId)}?minPosition=${s.position}`)
+        .set('Authorization', `Bearer ${s.reader}`)
+        .expect(200);
+      expect(h.api.cache.peek(s.tenantId, 'Staging')).to.not.equal(undefined);
+      // The hash expires in Redis (CacheTTL) before this instance's copy does.
+      await h.services.redis.del(h.services.keys.env(s.tenantId, 'Staging'));
+      await request(h.url)
+        .put(`/api/v1/configs/${s.ids.greeting}`)
+        .set('Authorization', `Bearer ${s.editor}`)
+        .send({ value: 'salut', expectedVersion: 1 })
+        .expect(200);
+      const deadline = Date.now() + 5000;
+      let value = 'hello';
+      while (value !== 'salut' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        value = (await read()).body.value;
+      }
+      expect(value).to.equal('salut');
+    });
+
     it('waits for ?minPosition= so a writer reads its own write', async function () {
       const s = await seed(h);
       const put = await request(h.url)
@@ -168,6 +195,7 @@ describe('hot read path (e2e)', function () {
       expect(await h.services.redis.exists(key)).to.equal(0);
       const first = await h.api.cache.get(s.tenantId, 'Staging');
       expect(first.source).to.equal('postgres');
+      expect(first.snapshot.provisional).to.equal(false); // it became the Redis hash
       expect(await h.services.redis.hget(key, '__pos')).to.equal(s.position);
       h.api.cache.clear();
       const second = await h.api.cache.get(s.tenantId, 'Staging');
@@ -204,6 +232,9 @@ describe('hot read path (e2e)', function () {
       const stale = await h.api.cache.get(s.tenantId, 'Staging'); // read model is behind
       expect(stale.source).to.equal('postgres');
       expect(await h.services.redis.exists(key)).to.equal(0);
+      // Nothing will announce changes against it: it is kept for a second, not for CacheTTL.
+      expect(stale.snapshot.provisional).to.equal(true);
+      expect(stale.snapshot.expiresAt - Date.now()).to.be.at.most(1000);
       await h.project();
       h.api.cache.clear();
       const fresh = await h.api.cache.get(s.tenantId, 'Staging');
