@@ -249,7 +249,13 @@ export function createHotReadHandler(deps: {
       return;
     }
     const status = write(req, res, route, rendered);
-    observer?.served(performance.now() - started, source, status, kind(route));
+    // A 404 is a problem answer, counted like the others (not in the read latency).
+    observer?.served(
+      performance.now() - started,
+      status === 200 ? source : 'error',
+      status,
+      kind(route),
+    );
   }
 
   function fail(res: ServerResponse, error: unknown, started: number, route?: Route) {
