@@ -8,16 +8,13 @@
  * bench/README.md.
  */
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { createHistogram } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import {
   buildServices,
   createApi,
@@ -25,12 +22,19 @@ import {
   type ApiServer,
   type Services,
 } from '../src/composition.js';
-import { loadSettings, type Settings } from '../src/config/settings.js';
+import { loadSettings } from '../src/config/settings.js';
 import { signToken } from '../src/api/auth.js';
-import { migrate } from '../src/infrastructure/migrate.js';
-import { createRedis } from '../src/infrastructure/redis.js';
-import { parsePostgresConnectionString, type PgConfig } from '../src/infrastructure/postgres.js';
 import type { ConfigType } from '../src/domain/values.js';
+import {
+  cleanUp,
+  createDatabase,
+  databaseName,
+  deleteRedisKeys,
+  integer,
+  listen,
+  onCleanup,
+  redisPrefix,
+} from './support.js';
 
 const GOAL = 0.75;
 /** Other processes using more than this (cores) during a run make its req/s unreliable. */
@@ -53,15 +57,6 @@ const USAGE = `usage: npm run bench:read -- [options]
   --warmup <s>        unmeasured seconds per target and route before measuring (default 1, 0 = none)
   --in-process        run autocannon on the servers' thread instead of a worker thread
   --help`;
-
-class UsageError extends Error {}
-
-function integer(name: string, raw: string, min: number): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min)
-    throw new UsageError(`--${name} must be an integer >= ${min}`);
-  return n;
-}
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -87,77 +82,6 @@ function parseOptions() {
 }
 
 type Options = ReturnType<typeof parseOptions>;
-
-// ---------------------------------------------------------------------------------------------
-// Resources: each registers its cleanup as soon as it exists; cleanups run in reverse, always
-// ---------------------------------------------------------------------------------------------
-
-const cleanups: { name: string; run: () => Promise<void> }[] = [];
-const onCleanup = (name: string, run: () => Promise<void>) => cleanups.push({ name, run });
-
-async function cleanUp(): Promise<boolean> {
-  let ok = true;
-  for (const { name, run } of cleanups.reverse()) {
-    try {
-      await run();
-    } catch (error) {
-      ok = false;
-      console.error(`cleanup: ${name} failed: ${(error as Error).message}`);
-    }
-  }
-  cleanups.length = 0;
-  return ok;
-}
-
-const runId = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-const databaseName = `cfgsvc_bench_${runId}`;
-const redisPrefix = `cfgsvc-bench:${runId}:`;
-const admin: PgConfig = parsePostgresConnectionString(
-  process.env.BENCH_POSTGRES_ADMIN ??
-    'Host=127.0.0.1;Port=5432;Database=postgres;Username=postgres',
-);
-
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client(admin);
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Creates and migrates the bench database; returns its connection string (ADO.NET form). */
-async function createDatabase(): Promise<string> {
-  await adminQuery(`CREATE DATABASE "${databaseName}"`);
-  onCleanup(`drop database ${databaseName}`, () =>
-    adminQuery(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`),
-  );
-  await migrate({ ...admin, database: databaseName });
-  return (
-    `Host=${admin.host ?? '127.0.0.1'};Port=${admin.port ?? 5432};Database=${databaseName};` +
-    `Username=${admin.user ?? 'postgres'}${admin.password ? `;Password=${admin.password}` : ''}`
-  );
-}
-
-async function deleteRedisKeys(settings: Settings): Promise<void> {
-  const redis = createRedis(settings.redis, { maxRetriesPerRequest: 1 });
-  try {
-    const stream = redis.scanStream({ match: `${redisPrefix}*`, count: 500 });
-    for await (const keys of stream as AsyncIterable<string[]>) {
-      if (keys.length) await redis.unlink(...keys);
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
-
-function listen(server: http.Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Seed data: one tenant, 50 configs of every type in one environment

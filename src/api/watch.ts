@@ -187,7 +187,7 @@ export function stream(
       if (id === last) return;
       last = id;
       // JSON has no raw newlines, so the body is one data line.
-      send(`id: ${id}\nevent: snapshot\ndata: ${view.body.toString('utf8')}\n\n`);
+      send((view.event ??= `id: ${id}\nevent: snapshot\ndata: ${view.body.toString('utf8')}\n\n`));
     }
     observer?.pushed('stream');
   });

@@ -59,6 +59,8 @@ export interface Rendered {
   etag: string;
   /** Response headers, built on first use. */
   headers?: string[];
+  /** The server-sent event carrying this body, built on first use (shared by all streams). */
+  event?: string;
 }
 
 /** How long a snapshot lives when no invalidation can be relied on (pub/sub down, provisional). */

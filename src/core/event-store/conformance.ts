@@ -261,6 +261,33 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
       expect(all.map((e) => e.id)).to.deep.equal(seen.map((e) => e.id));
     });
 
+    it('keeps a wake-up that arrives between a read and the wait (no idle timeout lost)', async function () {
+      this.timeout(20_000);
+      // Start listening (adapters open their wake-up channel on the first wait).
+      await store.waitForEvents(50);
+      const mark = store.wakeMark();
+      // "Read": nothing new. Then an append lands and its wake-up arrives before the wait starts.
+      await store.append([{ streamId: `${prefix}s`, expected: 'any', events: [newEvent()] }]);
+      const deadline = Date.now() + 10_000;
+      while (store.wakeMark() === mark) {
+        if (Date.now() > deadline) throw new Error('the append never woke this store');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // A 60 s wait given the mark from before returns at once (the test would time out).
+      const waited = Promise.race([
+        store.waitForEvents(60_000, undefined, mark).then(() => 'woken'),
+        new Promise((r) => setTimeout(() => r('lost'), 5_000)),
+      ]);
+      expect(await waited).to.equal('woken');
+      // Without a mark, or with the current one, it waits as before.
+      const current = store.wakeMark();
+      const idle = Promise.race([
+        store.waitForEvents(60_000, undefined, current).then(() => 'woken'),
+        new Promise((r) => setTimeout(() => r('waiting'), 200)),
+      ]);
+      expect(await idle).to.equal('waiting');
+    });
+
     it('answers a ping', async function () {
       await store.ping();
     });

@@ -88,8 +88,12 @@ export interface EventStore {
   /**
    * Resolves when new events may be available (or after `timeoutMs`). A hint only: callers
    * always re-read from their own checkpoint, so a missed wake-up costs latency, never events.
+   * Given `since` (a `wakeMark()` taken before the caller's last read), it resolves at once if a
+   * wake-up came after that mark: one that arrives between a read and the wait is not lost.
    */
-  waitForEvents(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  waitForEvents(timeoutMs: number, signal?: AbortSignal, since?: number): Promise<void>;
+  /** Counts the wake-ups this store has seen (see `waitForEvents`). */
+  wakeMark(): number;
   /** Cheap liveness probe for /health/ready. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -142,6 +146,8 @@ export async function catchUp(
   let failures = 0;
   while (!options.signal.aborted) {
     try {
+      // Before reading: a wake-up from here on ends the idle wait below at once.
+      const mark = store.wakeMark();
       // Read the head first: when the page comes back empty, nothing up to it was ours.
       const head = options.onIdle ? await store.headPosition() : 0n;
       const events = await store.readAll({
@@ -154,7 +160,7 @@ export async function catchUp(
           after = await options.onIdle(after, head);
           continue;
         }
-        await store.waitForEvents(options.idleWaitMs ?? 1000, options.signal);
+        await store.waitForEvents(options.idleWaitMs ?? 1000, options.signal, mark);
         failures = 0;
         continue;
       }
@@ -178,8 +184,16 @@ export async function catchUp(
  */
 export class Wakeups {
   private readonly waiters = new Set<() => void>();
+  private generation = 0;
 
-  wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  /** Grows with every wakeAll. */
+  get mark(): number {
+    return this.generation;
+  }
+
+  /** Waits for the next wakeAll, or returns at once if one came after `since`. */
+  wait(timeoutMs: number, signal?: AbortSignal, since?: number): Promise<void> {
+    if (since !== undefined && since !== this.generation) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -194,6 +208,7 @@ export class Wakeups {
   }
 
   wakeAll(): void {
+    this.generation++;
     for (const wake of [...this.waiters]) wake();
   }
 }

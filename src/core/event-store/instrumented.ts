@@ -17,7 +17,8 @@ export function instrumentAppends(
     readStream: (id) => store.readStream(id),
     readAll: (o) => store.readAll(o),
     headPosition: () => store.headPosition(),
-    waitForEvents: (ms, signal) => store.waitForEvents(ms, signal),
+    waitForEvents: (ms, signal, since) => store.waitForEvents(ms, signal, since),
+    wakeMark: () => store.wakeMark(),
     ping: () => store.ping(),
     close: () => store.close(),
   };

@@ -250,10 +250,14 @@ export class KurrentDbEventStore implements EventStore {
     }
   }
 
-  async waitForEvents(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  wakeMark(): number {
+    return this.wakeups.mark;
+  }
+
+  async waitForEvents(timeoutMs: number, signal?: AbortSignal, since?: number): Promise<void> {
     if (this.closed || signal?.aborted) return;
     this.ensureSubscribed();
-    await this.wakeups.wait(timeoutMs, signal);
+    await this.wakeups.wait(timeoutMs, signal, since);
   }
 
   async ping(): Promise<void> {

@@ -138,10 +138,14 @@ export class PostgresEventStore implements EventStore {
     return rows[0]?.position ?? 0n;
   }
 
-  async waitForEvents(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  wakeMark(): number {
+    return this.wakeups.mark;
+  }
+
+  async waitForEvents(timeoutMs: number, signal?: AbortSignal, since?: number): Promise<void> {
     if (this.closed || signal?.aborted) return;
     void this.ensureListening().catch(() => undefined);
-    await this.wakeups.wait(timeoutMs, signal);
+    await this.wakeups.wait(timeoutMs, signal, since);
   }
 
   async ping(): Promise<void> {
