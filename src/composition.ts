@@ -30,6 +30,7 @@ import { openApiRouter } from './api/openapi.js';
 import { tenantRoutes } from './api/routes/tenants.js';
 import { configRoutes } from './api/routes/configs.js';
 import { auditRoutes } from './api/routes/audit.js';
+import { replayRoutes } from './api/routes/replay.js';
 import { workflowRoutes } from './api/routes/workflows.js';
 import { adminRoutes } from './api/routes/admin.js';
 import { ADMIN_QUEUES_PATH, adminQueues } from './api/admin-queues.js';
@@ -39,6 +40,7 @@ import { PostgresProjectionRunner, whileHoldingLock } from '../projections/runne
 import { readModelProjection } from '../projections/read-model.js';
 import { auditLogProjection } from '../projections/audit-log.js';
 import { RedisCacheProjection } from '../projections/redis-cache.js';
+import { Replay } from './queries/replay.js';
 
 export interface Services {
   settings: Settings;
@@ -51,6 +53,8 @@ export interface Services {
   configCommands: ConfigCommands;
   workflow: WorkflowCommands;
   queries: ReadQueries;
+  /** Queries answered from the event log itself (history, time travel). */
+  replay: Replay;
   progress: ProjectionProgress;
   auth: Authenticator;
   metrics: Metrics;
@@ -122,6 +126,7 @@ export async function buildServices(
       metrics.deploymentFinished,
     ),
     queries: new ReadQueries(pool),
+    replay: new Replay(store),
     progress,
     auth: new Authenticator(settings.jwt),
     metrics,
@@ -196,6 +201,7 @@ export function createApi(s: Services): ApiServer {
   api.use(tenantRoutes(s));
   api.use(configRoutes(s));
   api.use(auditRoutes(s));
+  api.use(replayRoutes(s));
   api.use(workflowRoutes(s));
   api.use(adminRoutes(s, queues));
   app.use('/api/v1', api);

@@ -33,6 +33,7 @@ type Tag =
   | 'Change requests'
   | 'Deployments'
   | 'Audit'
+  | 'Replay'
   | 'Operations';
 type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 428 | 429 | 503;
 type RequestHeader = 'If-Match' | 'If-None-Match' | 'X-Client-Id';
@@ -407,6 +408,50 @@ const RESPONSE_SCHEMAS = {
   EnvironmentConfigs: environmentConfigs,
   ConfigValue: configValue,
   AuditLogPage: page(auditLogEntry, 'audit log entries, newest first'),
+  ConfigurationEventPage: z
+    .looseObject({
+      configId: z.string(),
+      items: z.array(
+        z.looseObject({
+          revision: z.number().int().describe("position in the configuration's own stream"),
+          position: z.string().describe('position in the global log'),
+          type: z.string(),
+          data: z.record(z.string(), z.unknown()),
+          metadata: z.record(z.string(), z.unknown()),
+        }),
+      ),
+      nextRevision: z.number().int().nullable().describe('fromRevision of the next page'),
+      total: z.number().int(),
+    })
+    .describe("A page of a configuration's events"),
+  ConfigurationAsOf: z.looseObject({
+    asOf: z.record(z.string(), z.unknown()).describe('the point asked for (empty: now)'),
+    configId: z.string(),
+    tenantId: z.string(),
+    key: z.string(),
+    environment: z.string(),
+    type: z.enum(CONFIG_TYPES),
+    version: z.number().int(),
+    value: z.string(),
+    deleted: z.boolean(),
+    isSensitive: z.boolean(),
+    deploymentId: z.string().nullable().describe('a deployment holding it then'),
+    lastEvent: z.looseObject({
+      type: z.string(),
+      revision: z.number().int(),
+      position: z.string(),
+      timestamp: z.string().nullable(),
+      userId: z.string().nullable(),
+    }),
+  }),
+  EnvironmentAsOf: z.looseObject({
+    asOf: z.record(z.string(), z.unknown()),
+    tenantId: z.string(),
+    environment: z.string(),
+    position: z.string().describe('the newest event included'),
+    configs: z.record(z.string(), z.unknown()).describe('key → typed value'),
+    versions: z.record(z.string(), z.number().int()),
+  }),
   ChangeRequest: changeRequest,
   ChangeRequestPage: page(changeRequest, 'change requests'),
   ChangeRequestResult: changeRequestResult,
@@ -856,6 +901,52 @@ export const ROUTES: readonly ApiOperation[] = [
     access: 'read',
     readYourWrites: true,
     success: { status: 200, description: 'A page', schema: 'AuditLogPage' },
+    errors: [403, 404],
+  },
+
+  // ---- replay (from the event log) ----
+  {
+    method: 'get',
+    path: `${V1}/configs/:configId/events`,
+    operationId: 'listConfigurationEvents',
+    summary: "A configuration's recorded events, oldest first",
+    description:
+      'Read from the event store, not the read tables: every event of the configuration with ' +
+      'its metadata (user, IP, trace, correlation and causation ids, time). Values of sensitive ' +
+      'configurations are masked.',
+    tag: 'Replay',
+    query: schemas.configEventsQuery,
+    access: 'read',
+    success: { status: 200, description: 'A page of events', schema: 'ConfigurationEventPage' },
+    errors: [403, 404],
+  },
+  {
+    method: 'get',
+    path: `${V1}/configs/:configId/replay`,
+    operationId: 'replayConfiguration',
+    summary: 'A configuration as it was at a time, a position or a version',
+    description:
+      "Folds the configuration's events up to the point given (none: now). 404 naming the field " +
+      'when it did not exist yet. Values of sensitive configurations are masked.',
+    tag: 'Replay',
+    query: schemas.configReplayQuery,
+    access: 'read',
+    success: { status: 200, description: 'The configuration then', schema: 'ConfigurationAsOf' },
+    errors: [403, 404],
+  },
+  {
+    method: 'get',
+    path: `${V1}/tenants/:tenantId/environments/:environment/replay`,
+    operationId: 'replayEnvironment',
+    summary: 'An environment as apps were served it at a time or a position',
+    description:
+      'Every configuration the tenant ever had in the environment, each folded from its own ' +
+      'events up to the point given (none: now). Stable values (a canary running then is not ' +
+      'shown); sensitive values masked.',
+    tag: 'Replay',
+    query: schemas.environmentReplayQuery,
+    access: 'read',
+    success: { status: 200, description: 'The environment then', schema: 'EnvironmentAsOf' },
     errors: [403, 404],
   },
 
@@ -1389,6 +1480,10 @@ export function openApiDocument(): Json {
       { name: 'Change requests', description: 'Approvals before a change applies' },
       { name: 'Deployments', description: 'Direct and canary roll-outs' },
       { name: 'Audit' },
+      {
+        name: 'Replay',
+        description: 'Answers from the event log itself: recorded events, state as of a point',
+      },
       { name: 'Operations', description: 'Health and metrics (public)' },
     ],
     security: [{ bearer: [] }],

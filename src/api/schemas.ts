@@ -109,6 +109,41 @@ export const versionParam = z.coerce.number().int().min(1);
 
 export const versionsQuery = z.object({ ...paging, minPosition: z.string().optional() });
 
+/** A config's recorded events, by stream revision. */
+export const configEventsQuery = z.object({
+  fromRevision: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const cutFields = {
+  at: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe('a time (ISO 8601): the state after every change decided up to then'),
+  position: z
+    .string()
+    .regex(/^\d{1,19}$/, 'must be an event position (digits)')
+    .optional()
+    .describe("a global event position (a command answer's position)"),
+};
+const oneCut = (b: Record<string, unknown>) =>
+  Object.values(b).filter((v) => v !== undefined).length <= 1;
+// A fresh params object per use: zod writes into the one it is given.
+const oneCutOf = (names: string) => ({ message: `give at most one of ${names}`, path: ['at'] });
+
+/** A config as it was: at a time, a position or a version (none: now). */
+export const configReplayQuery = z
+  .strictObject({
+    ...cutFields,
+    version: z.coerce.number().int().min(1).optional().describe('a version of the config'),
+  })
+  .refine(oneCut, oneCutOf('at, position and version'));
+
+/** An environment as it was: at a time or a position (none: now). */
+export const environmentReplayQuery = z
+  .strictObject(cutFields)
+  .refine(oneCut, oneCutOf('at and position'));
+
 export const approvalPolicyBody = z.strictObject({
   requiredApprovals: z.number().int().min(0).max(10),
 });
