@@ -97,8 +97,8 @@ describe('hot read path (e2e)', function () {
         .expect(200);
     });
 
-    it('picks up a change live: pub/sub drops the in-process copy (hot swap)', async function () {
-      const s = await seed(h);
+    /** Caches the seeded environment in this instance; returns a reader of its greeting. */
+    async function cachedGreeting(s: Awaited<ReturnType<typeof seed>>) {
       const read = () =>
         request(h.url)
           .get(envPath(s.tenantId, 'greeting'))
@@ -109,6 +109,23 @@ describe('hot read path (e2e)', function () {
         .expect(200);
       expect((await read()).body.value).to.equal('hello');
       expect(h.api.cache.peek(s.tenantId, 'Staging')).to.not.equal(undefined);
+      return read;
+    }
+
+    /** Reads until the value is `expected` (5 s at most); returns the last value read. */
+    async function eventually(read: () => Promise<{ body: { value: unknown } }>, expected: string) {
+      const deadline = Date.now() + 5000;
+      let value = (await read()).body.value;
+      while (value !== expected && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        value = (await read()).body.value;
+      }
+      return value;
+    }
+
+    it('picks up a change live: pub/sub drops the in-process copy (hot swap)', async function () {
+      const s = await seed(h);
+      const read = await cachedGreeting(s);
       await request(h.url)
         .put(`/api/v1/configs/${s.ids.greeting}`)
         .set('Authorization', `Bearer ${s.editor}`)
@@ -116,13 +133,7 @@ describe('hot read path (e2e)', function () {
         .send({ value: 'bonjour' })
         .expect(200);
       // The in-process copy lives for CacheTTL (5 minutes): only the invalidation can refresh it.
-      const deadline = Date.now() + 5000;
-      let value = 'hello';
-      while (value !== 'bonjour' && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 25));
-        value = (await read()).body.value;
-      }
-      expect(value).to.equal('bonjour');
+      expect(await eventually(read, 'bonjour')).to.equal('bonjour');
       const after = await read();
       expect(after.body.version).to.equal(2);
       expect(after.headers.etag).to.equal('"2"');
@@ -130,15 +141,7 @@ describe('hot read path (e2e)', function () {
 
     it('hears of changes to an environment whose Redis hash expired while its in-process copy lives', async function () {
       const s = await seed(h);
-      const read = () =>
-        request(h.url)
-          .get(envPath(s.tenantId, 'greeting'))
-          .set('Authorization', `Bearer ${s.reader}`);
-      await request(h.url)
-        .get(`${envPath(s.tenantId)}?minPosition=${s.position}`)
-        .set('Authorization', `Bearer ${s.reader}`)
-        .expect(200);
-      expect(h.api.cache.peek(s.tenantId, 'Staging')).to.not.equal(undefined);
+      const read = await cachedGreeting(s);
       // The hash expires in Redis (CacheTTL) before this instance's copy does.
       await h.services.redis.del(h.services.keys.env(s.tenantId, 'Staging'));
       await request(h.url)
@@ -146,13 +149,7 @@ describe('hot read path (e2e)', function () {
         .set('Authorization', `Bearer ${s.editor}`)
         .send({ value: 'salut', expectedVersion: 1 })
         .expect(200);
-      const deadline = Date.now() + 5000;
-      let value = 'hello';
-      while (value !== 'salut' && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 25));
-        value = (await read()).body.value;
-      }
-      expect(value).to.equal('salut');
+      expect(await eventually(read, 'salut')).to.equal('salut');
     });
 
     it('waits for ?minPosition= so a writer reads its own write', async function () {
