@@ -1,0 +1,179 @@
+import { expect } from 'chai';
+import request from 'supertest';
+import { signToken } from '../../src/api/auth.js';
+import { ConfigClient } from '../../src/client/config-client.js';
+import { onCanary } from '../../src/domain/deployment.js';
+import { startHarness, uniqueTenant, type Harness } from '../support/harness.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it is true, or fails after `ms`. */
+async function until(what: string, probe: () => boolean, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('ConfigClient, the apps’ client (e2e)', function () {
+  let h: Harness;
+  const clients: ConfigClient[] = [];
+  before(async function () {
+    h = await startHarness({ runProjector: true, runWorker: true });
+  });
+  afterEach(async function () {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+  after(async function () {
+    await h?.close();
+  });
+
+  async function tenant() {
+    const tenantId = uniqueTenant('client');
+    await request(h.url)
+      .post('/api/v1/tenants')
+      .set('Authorization', `Bearer ${h.admin}`)
+      .send({ tenantId, name: 'C', tier: 'Enterprise' })
+      .expect(201);
+    const editor = h.token('editor', tenantId);
+    const create = async (key: string, value: unknown, type: string) => {
+      const res = await request(h.url)
+        .post('/api/v1/configs')
+        .set('Authorization', `Bearer ${editor}`)
+        .send({ tenantId, key, value, type, environment: 'Staging' })
+        .expect(201);
+      return res.body.configId as string;
+    };
+    const update = (configId: string, value: unknown, expectedVersion: number) =>
+      request(h.url)
+        .put(`/api/v1/configs/${configId}`)
+        .set('Authorization', `Bearer ${editor}`)
+        .send({ value, expectedVersion })
+        .expect(200);
+    return { tenantId, editor, reader: h.token('reader', tenantId), create, update };
+  }
+
+  function client(
+    tenantId: string,
+    token: string | (() => string),
+    extra: Partial<ConstructorParameters<typeof ConfigClient>[0]> = {},
+  ) {
+    const c = new ConfigClient({
+      baseUrl: h.url,
+      tenantId,
+      environment: 'Staging',
+      token,
+      minBackoffMs: 50,
+      maxBackoffMs: 500,
+      ...extra,
+    });
+    clients.push(c);
+    return c;
+  }
+
+  for (const mode of ['stream', 'poll'] as const) {
+    it(`keeps typed values current (${mode})`, async function () {
+      const t = await tenant();
+      const limit = await t.create('limit', 10, 'Integer');
+      await t.create('flag', true, 'Boolean');
+      await h.project();
+      const c = client(t.tenantId, t.reader, { mode, waitSeconds: 5 });
+      const first = await c.start();
+      expect(first.configs).to.deep.equal({ flag: true, limit: 10 });
+      expect(c.get<number>('limit')).to.equal(10);
+      expect(c.get('missing', 'fallback')).to.equal('fallback');
+
+      const changes: string[][] = [];
+      c.onChange((_s, changed) => changes.push(changed));
+      await t.update(limit, 20, 1);
+      await until('the new value', () => c.get('limit') === 20);
+      expect(changes).to.deep.equal([['limit']]);
+      await t.create('name', 'x', 'String');
+      await until('the new key', () => c.get('name') === 'x');
+      expect(changes.at(-1)).to.deep.equal(['name']);
+    });
+  }
+
+  it('reconnects after the connection drops and catches up with what changed meanwhile', async function () {
+    const t = await tenant();
+    const limit = await t.create('limit', 1, 'Integer');
+    await h.project();
+    const errors: unknown[] = [];
+    const c = client(t.tenantId, t.reader, { onError: (e) => errors.push(e) });
+    await c.start();
+    h.api.server.closeAllConnections();
+    await t.update(limit, 2, 1);
+    await until('the change made while disconnected', () => c.get('limit') === 2);
+  });
+
+  it('asks for a new token when the stream ends with it, and keeps following', async function () {
+    const t = await tenant();
+    const limit = await t.create('limit', 1, 'Integer');
+    await h.project();
+    let issued = 0;
+    const c = client(t.tenantId, () => {
+      issued++;
+      return signToken(
+        h.settings.jwt,
+        { sub: 'app', roles: ['reader'], tenant_id: t.tenantId },
+        '2s',
+      );
+    });
+    await c.start();
+    await until('a second token', () => issued >= 2, 8000);
+    await t.update(limit, 5, 1);
+    await until('the change after the token was renewed', () => c.get('limit') === 5);
+  });
+
+  it('rejects start() when the token is refused', async function () {
+    const t = await tenant();
+    const other = await tenant();
+    const c = client(t.tenantId, other.reader);
+    const error = await c.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).to.have.property('status').that.is.oneOf([403, 404]);
+  });
+
+  it('reports canary errors for its side, and the canary rolls itself back', async function () {
+    const t = await tenant();
+    const timeout = await t.create('timeout', 30, 'Integer');
+    await h.project();
+    const started = await request(h.url)
+      .post('/api/v1/deployments')
+      .set('Authorization', `Bearer ${t.editor}`)
+      .send({
+        configId: timeout,
+        value: 45,
+        strategy: 'Canary',
+        steps: [50, 100],
+        bakeTimeSeconds: 3600,
+        errorThreshold: 0.2,
+        minRequests: 10,
+      })
+      .expect(201);
+    const deploymentId = started.body.deploymentId as string;
+    // An app instance on the canary side (the bucket is a hash of client id and deployment).
+    let n = 0;
+    while (!onCanary(`pod-${n}`, deploymentId, 50)) n++;
+    const c = client(t.tenantId, t.reader, { clientId: `pod-${n}`, reportIntervalMs: 60_000 });
+    await c.start();
+    await until('the canary value', () => c.get('timeout') === 45);
+    expect(c.snapshot!.deployments.timeout).to.deep.equal({ deploymentId, side: 'canary' });
+
+    for (let i = 0; i < 12; i++) c.recordOutcome('timeout', i % 2 === 0); // 50 % errors
+    c.recordOutcome('unrelated-key', false); // not under a canary: not counted
+    await c.flushOutcomes();
+    await until('the rollback to reach the client', () => c.get('timeout') === 30);
+    expect(c.snapshot!.deployments).to.deep.equal({});
+    const head = (await h.services.store.headPosition()).toString();
+    const deployment = await request(h.url)
+      .get(`/api/v1/deployments/${deploymentId}?minPosition=${head}`)
+      .set('Authorization', `Bearer ${t.reader}`)
+      .expect(200);
+    expect(deployment.body).to.include({ status: 'RolledBack', wasRolledBack: true });
+    expect(deployment.body.metrics.totals.canary).to.deep.equal({ requests: 12, errors: 6 });
+  });
+});
