@@ -96,9 +96,14 @@ function toPrincipal(claims: jwt.JwtPayload): Principal {
   if (!roles.has('platform-admin') && !tenantId) {
     throw unauthorized('The token has no tenant_id claim');
   }
-  const environments = Array.isArray(claims.environments)
-    ? claims.environments.filter((e): e is string => typeof e === 'string')
-    : null;
+  // Absent: every environment. Anything present but unreadable is refused, never read as "all".
+  const raw: unknown = claims.environments;
+  let environments: string[] | null = null;
+  if (typeof raw === 'string') environments = [raw];
+  else if (Array.isArray(raw) && raw.every((e) => typeof e === 'string')) environments = raw;
+  else if (raw !== undefined && raw !== null) {
+    throw unauthorized("The token's environments claim must be a list of environment names");
+  }
   // Tokens without exp live for the process; cap their cache life at an hour.
   const expiresAt = claims.exp ? claims.exp * 1000 : Date.now() + 3_600_000;
   return { userId: claims.sub, roles, tenantId, environments, expiresAt };

@@ -299,7 +299,14 @@ describe('change requests and approval policies (e2e)', function () {
       // Another tenant's admin cannot see this tenant at all.
       const other = await tenant();
       await setPolicy(t, 'Production', 0, other.tenantAdmin).expect(404);
+      // A tenant admin limited to Development sets Development's policy only.
+      const devAdmin = h.token('tenant-admin', t.tenantId, {
+        sub: 'dev-admin',
+        environments: ['Development'],
+      });
+      await setPolicy(t, 'Production', 0, devAdmin).expect(403);
       expect(await tenantEvents(t.tenantId)).to.equal(before);
+      await setPolicy(t, 'Development', 1, devAdmin).expect(200);
     });
 
     it('rejects an invalid requiredApprovals with 400 naming the field', async function () {

@@ -140,6 +140,18 @@ describe('authentication (e2e)', function () {
         const res = await request(h.url).get(path).set('Authorization', `Bearer ${token}`);
         expectUnauthorized(res, path, 'The token has no sub claim');
       });
+
+      it('answers 401 for an environments claim that is not a list of names', async function () {
+        for (const environments of [{ Development: true }, ['Development', 7], 42]) {
+          const token = sign({ sub: 'eve', roles: ['reader'], tenant_id: 'x', environments });
+          const res = await request(h.url).get(path).set('Authorization', `Bearer ${token}`);
+          expectUnauthorized(
+            res,
+            path,
+            "The token's environments claim must be a list of environment names",
+          );
+        }
+      });
     });
   }
 
@@ -180,6 +192,25 @@ describe('authentication (e2e)', function () {
         .get('/api/v1/audit-logs?pageSize=1')
         .set('Authorization', `Bearer ${token}`);
       expect(res.status).to.equal(200);
+    });
+
+    it('reads an environments claim given as one string as that one environment', async function () {
+      const tenantId = uniqueTenant('auth');
+      const token = sign({
+        sub: 'dev',
+        roles: ['reader'],
+        tenant_id: tenantId,
+        environments: 'Development',
+      });
+      await request(h.url)
+        .get(`/api/v1/tenants/${tenantId}/environments/Development/configs`)
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
+      // Not "every environment": the limit holds.
+      await request(h.url)
+        .get(`/api/v1/tenants/${tenantId}/environments/Production/configs`)
+        .set('Authorization', `Bearer ${token}`)
+        .expect(403);
     });
 
     it('accepts a tenant token with tenant_id for its own tenant', async function () {

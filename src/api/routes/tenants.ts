@@ -101,7 +101,8 @@ export function tenantRoutes(s: Services): Router {
   r.put('/tenants/:tenantId/approval-policies/:environment', async (req, res) => {
     const tenantId = parseTenantId(req.params.tenantId);
     const environment = parseInput(environmentSchema, req.params.environment, 'environment');
-    authorize(principalOf(res), 'admin', tenantId);
+    // An admin limited to some environments sets only their policies.
+    authorize(principalOf(res), 'admin', tenantId, environment);
     const body = parseInput(approvalPolicyBody, req.body);
     const result = await s.tenantCommands.setApprovalPolicy(
       { tenantId, environment: environment, ...body },
