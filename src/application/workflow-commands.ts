@@ -543,10 +543,10 @@ export class WorkflowCommands {
   }
 
   /** The step job, after a bake time. */
-  advance(deploymentId: string, stepIndex: number, ctx: CommandContext) {
+  advance(deploymentId: string, stepIndex: number, ctx: CommandContext, bake?: number) {
     return retryOnConflict(async () => {
       const deployment = await load(this.store, deploymentStream(deploymentId), deploymentDecider);
-      const decision = decideAdvance(deployment.state, stepIndex);
+      const decision = decideAdvance(deployment.state, stepIndex, bake);
       if (decision.kind === 'none') return { state: deployment.state, position: undefined };
       if (decision.kind === 'step') {
         const position = await new Batch(ctx)
@@ -653,6 +653,11 @@ export class WorkflowCommands {
       let configEvents: ConfigurationEvent[];
       let restoredVersion: number | null = null;
       if (d.status === 'Completed') {
+        // Reverting writes a new version: in a protected environment that takes a change request.
+        // (Stopping a running deployment below stays open to editors: it is the safe direction.)
+        const tenant = await load(this.store, tenantStream(d.tenantId), tenantDecider);
+        requireActiveTenant(tenant.state, d.tenantId);
+        requireDirectWrites(tenant.state, d.environment);
         if (d.baseVersion === 0 || d.previousValue === null) {
           throw new DomainError(
             'invalid_state',
@@ -689,18 +694,21 @@ export class WorkflowCommands {
     return deployment;
   }
 
-  private async onDeployment(
+  private onDeployment(
     deploymentId: string,
     ctx: CommandContext,
     guard: ConfigGuard,
     decide: (s: DeploymentState) => DeploymentEvent[],
   ): Promise<WorkflowResult<DeploymentState>> {
-    const deployment = await this.loadGuarded(deploymentId, guard);
-    const events = decide(deployment.state);
-    const position = await new Batch(ctx)
-      .add(deploymentStream(deploymentId), deployment, events)
-      .commit(this.store);
-    return { state: fold(deploymentDecider, deployment.state, events), position };
+    // Metrics reports and step jobs append to the same stream all the time: re-decide on a race.
+    return retryOnConflict(async () => {
+      const deployment = await this.loadGuarded(deploymentId, guard);
+      const events = decide(deployment.state);
+      const position = await new Batch(ctx)
+        .add(deploymentStream(deploymentId), deployment, events)
+        .commit(this.store);
+      return { state: fold(deploymentDecider, deployment.state, events), position };
+    });
   }
 }
 

@@ -66,6 +66,8 @@ export type DeploymentEvent =
         progress: number;
         /** How long this step bakes before the next (carried for the job scheduler). */
         bakeTimeSeconds: number;
+        /** Which bake this starts (see DeploymentState.bake); absent on older events. */
+        bake?: number;
         // Carried so that the cache can serve the canary side without earlier events.
         type: ConfigType;
         value: string;
@@ -78,7 +80,13 @@ export type DeploymentEvent =
   | { type: 'DeploymentPaused'; data: Identity & { by: string } }
   | {
       type: 'DeploymentResumed';
-      data: Identity & { by: string; stepIndex: number; bakeTimeSeconds: number };
+      data: Identity & {
+        by: string;
+        stepIndex: number;
+        bakeTimeSeconds: number;
+        /** Which bake this starts (see DeploymentState.bake); absent on older events. */
+        bake?: number;
+      };
     }
   | {
       type: 'DeploymentCompleted';
@@ -107,6 +115,11 @@ export type DeploymentState =
       baseVersion: number;
       /** Config version the deployment produced, once completed. */
       deployedVersion: number | null;
+      /**
+       * Bakes started so far: 1 at the start, one more at every step and resume. A step job
+       * belongs to one bake; once another began (a pause and resume), the old job is void.
+       */
+      bake: number;
       /** Counts of the current step, per side. */
       current: Record<Side, SideCounts>;
       totals: Record<Side, SideCounts>;
@@ -143,6 +156,7 @@ export function evolveDeployment(state: DeploymentState, event: DeploymentEvent)
       previousValue: d.previousValue,
       baseVersion: d.baseVersion,
       deployedVersion: null,
+      bake: 1,
       current: zero(),
       totals: zero(),
       approvalId: d.approvalId,
@@ -151,7 +165,7 @@ export function evolveDeployment(state: DeploymentState, event: DeploymentEvent)
   if (!state.exists) return state;
   switch (event.type) {
     case 'DeploymentStepAdvanced':
-      return { ...state, stepIndex: event.data.stepIndex, current: zero() };
+      return { ...state, stepIndex: event.data.stepIndex, current: zero(), bake: state.bake + 1 };
     case 'DeploymentMetricsReported': {
       const { side, requests, errors } = event.data;
       const add = (c: Record<Side, SideCounts>) => ({
@@ -167,7 +181,7 @@ export function evolveDeployment(state: DeploymentState, event: DeploymentEvent)
     case 'DeploymentPaused':
       return { ...state, status: 'Paused' };
     case 'DeploymentResumed':
-      return { ...state, status: 'InProgress' };
+      return { ...state, status: 'InProgress', bake: state.bake + 1 };
     case 'DeploymentCompleted':
       return {
         ...state,
@@ -299,12 +313,18 @@ export type AdvanceDecision =
 
 /**
  * The step job after a bake time. Runs late, twice or after a pause without harm: it only moves a
- * deployment that is running and still at the step the job was scheduled for.
+ * deployment that is running, still at the step the job was scheduled for and, when the job names
+ * its bake, still in that bake (after a pause and resume the step bakes again, in full).
  */
-export function decideAdvance(state: DeploymentState, stepIndex: number): AdvanceDecision {
+export function decideAdvance(
+  state: DeploymentState,
+  stepIndex: number,
+  bake?: number,
+): AdvanceDecision {
   if (!state.exists || state.status !== 'InProgress' || state.stepIndex !== stepIndex) {
     return { kind: 'none' };
   }
+  if (bake !== undefined && bake !== state.bake) return { kind: 'none' };
   const next = stepIndex + 1;
   if (next >= state.steps.length - 1) return { kind: 'complete' };
   const pct = state.steps[next]!;
@@ -319,6 +339,7 @@ export function decideAdvance(state: DeploymentState, stepIndex: number): Advanc
           canaryPercentage: pct,
           progress: Math.round((100 * next) / (state.steps.length - 1)),
           bakeTimeSeconds: state.bakeTimeSeconds,
+          bake: state.bake + 1,
           type: state.type,
           value: state.value,
         },
@@ -401,6 +422,7 @@ export function decideResume(state: DeploymentState, cmd: { deploymentId: string
         by: cmd.by,
         stepIndex: d.stepIndex,
         bakeTimeSeconds: d.bakeTimeSeconds,
+        bake: d.bake + 1,
       },
     } as DeploymentEvent,
   ];

@@ -231,6 +231,7 @@ describe('deployment aggregate (unit)', function () {
               canaryPercentage: 50,
               progress: 50,
               bakeTimeSeconds: 60,
+              bake: 2,
               type: 'String',
               value: 'new',
             },
@@ -386,6 +387,21 @@ describe('deployment aggregate (unit)', function () {
   });
 
   describe('pause, resume and manual rollback', function () {
+    it('voids a step job from before a pause once resumed: the step bakes again in full', function () {
+      const running = atStep(1); // bake 2
+      expect(requireDeployment(running, 'dep_1').bake).to.equal(2);
+      const resumed = fold(
+        decideResume(paused(running), { deploymentId: 'dep_1', by: 'carol' }),
+        paused(running),
+      );
+      expect(requireDeployment(resumed, 'dep_1').bake).to.equal(3);
+      // The job scheduled when step 1 began (bake 2) does nothing; the resume's job (bake 3) moves.
+      expect(decideAdvance(resumed, 1, 2)).to.deep.equal({ kind: 'none' });
+      expect(decideAdvance(resumed, 1, 3)).to.deep.equal({ kind: 'complete' });
+      // Jobs from before bakes were counted still move by step alone.
+      expect(decideAdvance(resumed, 1)).to.deep.equal({ kind: 'complete' });
+    });
+
     it('pauses and resumes, each idempotently', function () {
       const running = atStep(1);
       expect(decidePause(running, { deploymentId: 'dep_1', by: 'bob' })).to.deep.equal([
@@ -397,7 +413,7 @@ describe('deployment aggregate (unit)', function () {
       expect(decideResume(p, { deploymentId: 'dep_1', by: 'carol' })).to.deep.equal([
         {
           type: 'DeploymentResumed',
-          data: { ...identity, by: 'carol', stepIndex: 1, bakeTimeSeconds: 60 },
+          data: { ...identity, by: 'carol', stepIndex: 1, bakeTimeSeconds: 60, bake: 3 },
         },
       ]);
       expect(decideResume(running, { deploymentId: 'dep_1', by: 'carol' })).to.deep.equal([]);

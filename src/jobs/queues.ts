@@ -36,6 +36,8 @@ export interface Cause {
 export interface StepJob {
   deploymentId: string;
   stepIndex: number;
+  /** The bake the job ends (absent on jobs scheduled from older events). */
+  bake?: number;
   cause?: Cause;
 }
 export interface ExpiryJob {

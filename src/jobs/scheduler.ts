@@ -26,9 +26,9 @@ export function jobScheduler(queues: Queues, now: () => number = Date.now): Post
 
   /** The next step job: after the bake time of the step the deployment just entered. */
   async function onDeployment(e: RecordedEvent, event: DeploymentEvent) {
-    let step: { stepIndex: number; bakeTimeSeconds: number } | undefined;
+    let step: { stepIndex: number; bakeTimeSeconds: number; bake?: number } | undefined;
     if (event.type === 'DeploymentStarted' && event.data.strategy === 'Canary') {
-      step = { stepIndex: 0, bakeTimeSeconds: event.data.bakeTimeSeconds };
+      step = { stepIndex: 0, bakeTimeSeconds: event.data.bakeTimeSeconds, bake: 1 };
     } else if (event.type === 'DeploymentStepAdvanced' && event.data.canaryPercentage < 100) {
       step = event.data;
     } else if (event.type === 'DeploymentResumed') {
@@ -37,7 +37,12 @@ export function jobScheduler(queues: Queues, now: () => number = Date.now): Post
     if (!step) return;
     await queues.steps.add(
       'advance',
-      { deploymentId: event.data.deploymentId, stepIndex: step.stepIndex, cause: causeOf(e) },
+      {
+        deploymentId: event.data.deploymentId,
+        stepIndex: step.stepIndex,
+        bake: step.bake,
+        cause: causeOf(e),
+      },
       {
         jobId: stepJobId(event.data.deploymentId, step.stepIndex, e.revision),
         delay: delayUntil(e.recordedAt, step.bakeTimeSeconds * 1000),

@@ -85,6 +85,7 @@ export function startWorkers(s: Services, options: { idleWaitMs?: number } = {})
           job.data.deploymentId,
           job.data.stepIndex,
           systemContext(job),
+          job.data.bake,
         );
         return { position: result.position?.toString() ?? null };
       }),

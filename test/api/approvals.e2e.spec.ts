@@ -641,6 +641,44 @@ describe('change requests and approval policies (e2e)', function () {
       expect(await readApproval(t.reader, del.body.approvalId)).to.include({ status: 'Pending' });
     });
 
+    it('reverts a completed Production deployment only through a change request', async function () {
+      const t = await tenant();
+      const configId = await productionConfig(t, 'revert.me', 'v1');
+      const created = await requestChange(t.editor, { configId, value: 'v2' }).expect(201);
+      const approved = await act(t.approver, created.body.approvalId, 'approve').expect(200);
+      const deploymentId = approved.body.deploymentId as string;
+      const before = await tenantEvents(t.tenantId);
+      const refused = await request(h.url)
+        .post(`/api/v1/deployments/${deploymentId}/rollback`)
+        .set(auth(t.editor))
+        .send({ reason: 'undo' })
+        .expect(409);
+      expect(refused.body).to.deep.include(APPROVAL_REQUIRED);
+      expect(await tenantEvents(t.tenantId)).to.equal(before);
+      // The way back: a change request with the old value.
+      const back = await requestChange(t.editor, { configId, value: 'v1' }).expect(201);
+      await act(t.approver, back.body.approvalId, 'approve').expect(200);
+      expect(await readConfig(t.reader, configId)).to.include({ value: 'v1', version: 3 });
+    });
+
+    it('lets an editor stop a running Production canary at once (the safe direction)', async function () {
+      const t = await tenant();
+      const configId = await productionConfig(t, 'stop.me', 'v1');
+      const created = await requestChange(t.editor, {
+        configId,
+        value: 'v2',
+        rollout: { strategy: 'Canary', steps: [10, 100], bakeTimeSeconds: 3600 },
+      }).expect(201);
+      const approved = await act(t.approver, created.body.approvalId, 'approve').expect(200);
+      const stopped = await request(h.url)
+        .post(`/api/v1/deployments/${approved.body.deploymentId}/rollback`)
+        .set(auth(t.editor))
+        .send({ reason: 'errors in the logs' })
+        .expect(200);
+      expect(stopped.body.status).to.equal('RolledBack');
+      expect(await readConfig(t.reader, configId)).to.include({ value: 'v1', version: 1 });
+    });
+
     it('validates the value up front: 422 naming value, nothing appended', async function () {
       const t = await tenant();
       const configId = await productionConfig(t, 'flag', 'true', 'Boolean');

@@ -765,6 +765,49 @@ describe('deployments (e2e)', function () {
     }
   });
 
+  it('voids the step job from before a pause once resumed: the step bakes again in full', async function () {
+    const s = await seed(h);
+    const dep = await startCanary(h, s);
+    await action(h, s.editor, dep.id, 'pause').expect(200);
+    await action(h, s.editor, dep.id, 'resume').expect(200);
+    // The job scheduled when the canary started (bake 1) comes due: it must not move the step.
+    const early = await h.services.workflow.advance(dep.id, 0, ctx(), 1);
+    expect(early.position).to.equal(undefined);
+    // The resume scheduled its own job, for bake 2, a whole bake time after the resume.
+    const log = await events(h, dep.id);
+    const resumed = log.find((e) => e.type === 'DeploymentResumed')!;
+    expect(dataOf(resumed).bake).to.equal(2);
+    const queues = new Queues(h.settings);
+    try {
+      const job = await pollUntil(
+        'the resume to schedule its step job',
+        () => queues.steps.getJob(stepJobId(dep.id, 0, resumed.revision)),
+        (j) => j !== undefined,
+      );
+      expect(job!.data).to.include({ deploymentId: dep.id, stepIndex: 0, bake: 2 });
+      expect(job!.opts.delay).to.be.greaterThan(590_000);
+    } finally {
+      await queues.close();
+    }
+    const due = await h.services.workflow.advance(dep.id, 0, ctx(), 2);
+    expect(due.position).to.not.equal(undefined);
+    expect(due.state).to.include({ stepIndex: 1 });
+  });
+
+  it('pauses and resumes while apps report metrics: every answer a 200, no 500', async function () {
+    const s = await seed(h);
+    const dep = await startCanary(h, s, { minRequests: 1_000_000 });
+    for (let round = 0; round < 8; round++) {
+      const reports = Array.from({ length: 8 }, () =>
+        action(h, s.reader, dep.id, 'metrics', { requests: 10, errors: 0, side: 'canary' }),
+      );
+      const steer = action(h, s.editor, dep.id, round % 2 ? 'resume' : 'pause');
+      const [steered, ...reported] = await Promise.all([steer, ...reports]);
+      expect(steered.status, `round ${round}`).to.equal(200);
+      for (const r of reported) expect(r.status).to.equal(200);
+    }
+  });
+
   it('is harmless when a step job runs twice', async function () {
     const s = await seed(h);
     const dep = await startCanary(h, s);

@@ -52,7 +52,8 @@ function approvalBody(state: ApprovalState) {
 
 function deploymentBodyOf(state: DeploymentState) {
   if (!state.exists) return {};
-  const { exists: _e, ...rest } = state;
+  // `bake` only pairs step jobs with their bake time: not part of the API.
+  const { exists: _e, bake: _bake, ...rest } = state;
   return { ...rest, canaryPercentage: rest.steps[rest.stepIndex] ?? null };
 }
 
