@@ -18,12 +18,13 @@ RUN SCARF_ANALYTICS=false npm ci --omit=dev --no-audit --no-fund
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production ASPNETCORE_URLS=http://+:5000 SCARF_ANALYTICS=false
 WORKDIR /app
-RUN useradd -m -u 1000 configservice
-COPY --from=deps --chown=configservice:configservice /app/node_modules ./node_modules
-COPY --from=build --chown=configservice:configservice /app/dist ./dist
-COPY --chown=configservice:configservice package.json ./
-COPY --chown=configservice:configservice migrations ./migrations
-USER configservice
+# The base image's own unprivileged user `node` is UID 1000 (what k8s runAsUser expects); a
+# second user with that UID could not be created.
+COPY --from=deps --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+COPY --chown=node:node package.json ./
+COPY --chown=node:node migrations ./migrations
+USER node
 EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=5s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:5000/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

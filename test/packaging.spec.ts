@@ -266,6 +266,13 @@ describe('packaging: Dockerfile', () => {
     expect(health[0], 'HEALTHCHECK').to.match(/:5000\/health\b/);
   });
 
+  it("runs as the node image's own UID 1000 user, without creating a clashing one", () => {
+    // node:* images already have `node` with UID 1000: `useradd -u 1000` fails the build.
+    expect(all('FROM').at(-1), 'final stage base').to.match(/^FROM node:/);
+    expect(all('RUN').some((r) => /useradd\b.*(-u|--uid)\s*1000\b/.test(r))).to.equal(false);
+    expect(all('USER').at(-1)).to.equal('USER node');
+  });
+
   it('starts the API by default, from an entry point that exists', () => {
     const cmd = all('CMD').at(-1);
     expect(cmd, 'CMD').to.be.a('string');

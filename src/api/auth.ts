@@ -104,8 +104,9 @@ function toPrincipal(claims: jwt.JwtPayload): Principal {
   else if (raw !== undefined && raw !== null) {
     throw unauthorized("The token's environments claim must be a list of environment names");
   }
-  // Tokens without exp live for the process; cap their cache life at an hour.
-  const expiresAt = claims.exp ? claims.exp * 1000 : Date.now() + 3_600_000;
+  // A token that never expires cannot be taken back: refuse it (as ASP.NET's JwtBearer does).
+  if (typeof claims.exp !== 'number') throw unauthorized('The token has no exp claim');
+  const expiresAt = claims.exp * 1000;
   return { userId: claims.sub, roles, tenantId, environments, expiresAt };
 }
 

@@ -141,6 +141,16 @@ describe('authentication (e2e)', function () {
         expectUnauthorized(res, path, 'The token has no sub claim');
       });
 
+      it('answers 401 for a token without exp (it could never be taken back)', async function () {
+        const token = jwt.sign(adminClaims(), h.settings.jwt.secret, {
+          algorithm: 'HS256',
+          issuer: h.settings.jwt.issuer,
+          audience: h.settings.jwt.audience,
+        });
+        const res = await request(h.url).get(path).set('Authorization', `Bearer ${token}`);
+        expectUnauthorized(res, path, 'The token has no exp claim');
+      });
+
       it('answers 401 for an environments claim that is not a list of names', async function () {
         for (const environments of [{ Development: true }, ['Development', 7], 42]) {
           const token = sign({ sub: 'eve', roles: ['reader'], tenant_id: 'x', environments });
