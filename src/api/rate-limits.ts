@@ -95,16 +95,16 @@ export class RateLimits {
     return this.limiters[category].take(key);
   }
 
-  /** Express middleware; the tenant comes from the route, the body or the token. */
+  /**
+   * Express middleware. The bucket is the token's tenant and user: nothing the request says can
+   * pick another bucket (a `?tenantId=` that changes per request would otherwise reset the
+   * budget). Platform admins, who have no tenant, share one bucket per user.
+   */
   middleware(category: LimitCategory): RequestHandler {
-    return async (req, res, next) => {
+    return async (_req, res, next) => {
       const principal = res.locals.principal as Principal;
-      const fromRequest =
-        (req.params as { tenantId?: string }).tenantId ??
-        (typeof req.query.tenantId === 'string' ? req.query.tenantId : undefined) ??
-        (typeof req.body?.tenantId === 'string' ? (req.body.tenantId as string) : undefined);
       try {
-        await this.take(category, RateLimits.key(principal, fromRequest));
+        await this.take(category, RateLimits.key(principal, undefined));
         next();
       } catch (error) {
         next(error);

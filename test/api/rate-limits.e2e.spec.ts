@@ -92,4 +92,18 @@ describe('rate limits (e2e)', function () {
     await deploy(b, 'v2').expect(201);
     await deploy(a, 'v3').expect(429);
   });
+
+  it('cannot be reset by naming another tenant in the request', async function () {
+    const t = await tenant();
+    const { body } = await create(a, t.editor, t.tenantId, 'dep').expect(201);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await request(a.url)
+        .post(`/api/v1/deployments?tenantId=bypass${i}`)
+        .set('Authorization', `Bearer ${t.editor}`)
+        .send({ configId: body.configId, value: `v${i}` });
+      statuses.push(res.status);
+    }
+    expect(statuses).to.deep.equal([201, 201, 429, 429]);
+  });
 });
