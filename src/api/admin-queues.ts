@@ -17,7 +17,12 @@ const COOKIE = 'cfgsvc_admin';
 function cookieToken(header: string | undefined): string | undefined {
   for (const part of header?.split(';') ?? []) {
     const [name, ...rest] = part.trim().split('=');
-    if (name === COOKIE) return decodeURIComponent(rest.join('='));
+    if (name !== COOKIE) continue;
+    try {
+      return decodeURIComponent(rest.join('='));
+    } catch {
+      return undefined; // a mangled cookie is no token
+    }
   }
   return undefined;
 }

@@ -82,7 +82,17 @@ export function toProblem(error: unknown): HttpProblem {
     });
   }
   if (error instanceof z.ZodError) return fromZod(error);
-  const e = error as { type?: string; status?: number; message?: string };
+  const e = error as {
+    type?: string;
+    status?: number;
+    statusCode?: number;
+    expose?: boolean;
+    message?: string;
+  };
+  // A path that is not valid percent-encoding (Express decodes route parameters).
+  if (error instanceof URIError) {
+    return badRequest([{ field: '(path)', message: 'is not valid percent-encoding' }]);
+  }
   // express.json() errors: malformed or oversized bodies.
   if (e.type === 'entity.parse.failed') {
     return badRequest([{ field: '(body)', message: 'is not valid JSON' }]);
@@ -91,6 +101,19 @@ export function toProblem(error: unknown): HttpProblem {
     return new HttpProblem(413, 'Payload too large', 'The request body is too large', {
       field: '(body)',
     });
+  }
+  // Other client errors raised by Express or body-parser (an unsupported charset or
+  // Content-Encoding: 415, …) keep their status; only their own message is shown.
+  const status = e.status ?? e.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500 && e.expose !== false) {
+    return new HttpProblem(
+      status,
+      status === 415 ? 'Unsupported media type' : 'Bad request',
+      e.message ?? 'Bad request',
+      {
+        field: '(body)',
+      },
+    );
   }
   return new HttpProblem(500, 'Internal error', 'An unexpected error occurred');
 }

@@ -329,6 +329,40 @@ describe('request validation (e2e)', function () {
       });
     });
 
+    it('answers 415, not 500, for a body in a charset or encoding it cannot read', async function () {
+      await expectRefused(
+        () =>
+          request(h.url)
+            .post('/api/v1/configs')
+            .set('Authorization', bearer(editor))
+            .set('Content-Type', 'application/json; charset=latin9')
+            .send('{}'),
+        415,
+        '(body)',
+        { errors: false },
+      );
+      await expectRefused(
+        () =>
+          request(h.url)
+            .post('/api/v1/configs')
+            .set('Authorization', bearer(editor))
+            .set('Content-Type', 'application/json')
+            .set('Content-Encoding', 'br2')
+            .send('{}'),
+        415,
+        '(body)',
+        { errors: false },
+      );
+    });
+
+    it('answers 400, not 500, for a path that is not valid percent-encoding', async function () {
+      await expectRefused(
+        () => request(h.url).get('/api/v1/configs/%E0%A4%A').set('Authorization', bearer(editor)),
+        400,
+        '(path)',
+      );
+    });
+
     const rollback = (body: Record<string, unknown>) => () =>
       request(h.url)
         .post(`/api/v1/configs/${configId}/rollback`)
