@@ -197,15 +197,26 @@ export function createMetrics(sources: GaugeSources = {}) {
       this.inc(hot.take('postgres'));
     },
   });
-  new client.Gauge({
+  // A metric object of its own: with no reads in the window (an idle replica, or a projector or
+  // worker, which serve none) it exports no sample at all. A labelless prom-client Gauge would
+  // export 0, which the LowCacheHitRate alert takes for a cold cache.
+  registry.registerMetric({
     name: 'cache_hit_rate',
     help: 'Share of hot reads served from cache (in-process or Redis) over the last 5 minutes',
-    registers: [registry],
-    collect() {
+    type: 'gauge',
+    aggregator: 'average',
+    reset: () => undefined,
+    get: async () => {
       const rate = hitRate.rate();
-      if (rate !== undefined) this.set(rate);
+      return {
+        name: 'cache_hit_rate',
+        help: 'Share of hot reads served from cache (in-process or Redis) over the last 5 minutes',
+        type: 'gauge',
+        aggregator: 'average',
+        values: rate === undefined ? [] : [{ labels: {}, value: rate }],
+      };
     },
-  });
+  } as unknown as client.Metric);
   const deploymentsFailed = new client.Counter({
     name: 'deployments_failed_total',
     help: 'Deployments rolled back (automatically or by hand)',
