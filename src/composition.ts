@@ -23,7 +23,8 @@ import { ProjectionProgress } from './queries/projection-progress.js';
 import { HotReadCache } from './queries/hot-read-cache.js';
 import { Authenticator } from './api/auth.js';
 import { createHotReadHandler } from './api/hot-read.js';
-import { HttpProblem, errorHandler } from './api/problem.js';
+import { HttpProblem, badRequest, errorHandler } from './api/problem.js';
+import { unstorablePath } from './domain/values.js';
 import { correlationIdOf, traceIdOf } from './api/context.js';
 import { healthRoutes } from './api/routes/health.js';
 import { openApiRouter } from './api/openapi.js';
@@ -169,6 +170,19 @@ export function createApi(s: Services): ApiServer {
   // Client IPs for the audit trail: trust X-Forwarded-For only from private-network proxies.
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   app.use(express.json({ limit: '1mb' }));
+  // Text the event store cannot keep (NUL, unpaired surrogates) is refused here, naming the field.
+  app.use((req, _res, next) => {
+    const bad = unstorablePath(req.body);
+    if (bad === undefined) return next();
+    next(
+      badRequest([
+        {
+          field: bad || '(body)',
+          message: 'contains a NUL or an unpaired surrogate character, which cannot be stored',
+        },
+      ]),
+    );
+  });
   app.use((req, res, next) => {
     res.locals.correlationId = correlationIdOf(req);
     res.locals.traceId = traceIdOf(req);

@@ -12,6 +12,7 @@
  */
 import jwt from 'jsonwebtoken';
 import { HttpProblem } from './problem.js';
+import { isStorableText } from '../domain/values.js';
 
 export const ROLES = ['platform-admin', 'tenant-admin', 'editor', 'approver', 'reader'] as const;
 export type Role = (typeof ROLES)[number];
@@ -89,6 +90,14 @@ export class Authenticator {
 function toPrincipal(claims: jwt.JwtPayload): Principal {
   if (typeof claims.sub !== 'string' || !claims.sub)
     throw unauthorized('The token has no sub claim');
+  // The sub is recorded on every event and in changed_by/created_by (255 characters).
+  if (
+    claims.sub.length > 255 ||
+    /[\u0000-\u001f\u007f]/.test(claims.sub) ||
+    !isStorableText(claims.sub)
+  ) {
+    throw unauthorized("The token's sub claim must be at most 255 printable characters");
+  }
   const rawRoles: unknown = claims.roles ?? claims.role;
   const list = Array.isArray(rawRoles) ? rawRoles : typeof rawRoles === 'string' ? [rawRoles] : [];
   const roles = new Set(list.filter((r): r is Role => (ROLES as readonly string[]).includes(r)));

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { IncomingMessage } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { CommandContext } from '../application/command-handling.js';
 import type { Principal } from './auth.js';
 import { HttpProblem } from './problem.js';
@@ -29,12 +30,24 @@ export function commandContext(req: Request, res: Response): CommandContext {
   const principal = principalOf(res);
   return {
     userId: principal.userId,
-    // IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d; record the plain address.
-    ipAddress: req.ip?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''),
+    ipAddress: clientIp(req),
     traceId: res.locals.traceId as string,
     spanId: activeSpanContext()?.spanId,
     correlationId: res.locals.correlationId as string,
   };
+}
+
+/**
+ * The client's address: Express's (X-Forwarded-For from a trusted proxy) when it is an IP address
+ * at all, else the socket's; never arbitrary header text in the audit trail.
+ */
+function clientIp(req: Request): string | undefined {
+  for (const candidate of [req.ip, req.socket.remoteAddress]) {
+    // IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d; record the plain address.
+    const ip = candidate?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+    if (ip && isIP(ip)) return ip;
+  }
+  return undefined;
 }
 
 export function correlationIdOf(req: IncomingMessage): string {

@@ -3,6 +3,36 @@ import { DomainError } from './errors.js';
 export const CONFIG_TYPES = ['String', 'Boolean', 'Integer', 'Number', 'JSON'] as const;
 export type ConfigType = (typeof CONFIG_TYPES)[number];
 
+/**
+ * Text the event store cannot keep: NUL (PostgreSQL's jsonb refuses it) and UTF-16 surrogates
+ * without their pair (not Unicode text at all).
+ */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+export const isStorableText = (text: string): boolean => !UNSTORABLE.test(text);
+
+/**
+ * The path (`a.b[2]`) of the first string or key under `value` that cannot be stored, '' for
+ * `value` itself, or undefined when all of it can.
+ */
+export function unstorablePath(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') return isStorableText(value) ? undefined : path;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = unstorablePath(value[i], `${path}[${i}]`);
+      if (bad !== undefined) return bad;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const at = path ? `${path}.${k}` : k;
+      if (!isStorableText(k)) return at;
+      const bad = unstorablePath(v, at);
+      if (bad !== undefined) return bad;
+    }
+  }
+  return undefined;
+}
+
 /** Largest stored value (characters). Config values are read on every request; keep them small. */
 export const MAX_VALUE_LENGTH = 256 * 1024;
 
@@ -19,6 +49,7 @@ export function normaliseValue(type: ConfigType, input: unknown, field = 'value'
     case 'String':
       if (typeof input !== 'string') fail('must be a string');
       text = input as string;
+      if (!isStorableText(text)) fail('must not contain NUL or unpaired surrogate characters');
       break;
     case 'Boolean':
       if (typeof input === 'boolean') text = String(input);

@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import { DomainError } from './errors.js';
-import { MAX_VALUE_LENGTH, normaliseValue, typedValue, type ConfigType } from './values.js';
+import {
+  MAX_VALUE_LENGTH,
+  normaliseValue,
+  typedValue,
+  unstorablePath,
+  type ConfigType,
+} from './values.js';
 
 /** Asserts that `fn` throws a DomainError('validation') about `field`, and returns it. */
 function expectRejected(fn: () => unknown, field = 'value'): DomainError {
@@ -26,6 +32,20 @@ describe('values: normaliseValue', () => {
       expect(normaliseValue('String', '  padded  ')).to.equal('  padded  ');
       expect(normaliseValue('String', '42')).to.equal('42');
       expect(normaliseValue('String', 'ünïcødé ✓')).to.equal('ünïcødé ✓');
+    });
+
+    it('refuses NUL and unpaired surrogates (the event store cannot keep them), keeps pairs', () => {
+      for (const bad of ['a\u0000b', 'x\ud800', '\udc00y', 'a\ude00\ud83d']) {
+        expectRejected(() => normaliseValue('String', bad));
+      }
+      expect(normaliseValue('String', 'ok \ud83d\ude00')).to.equal('ok \ud83d\ude00');
+    });
+
+    it('finds the path of unstorable text anywhere in a body', () => {
+      expect(unstorablePath({ a: 'fine', b: [1, 'x', { c: 'n\u0000' }] })).to.equal('b[2].c');
+      expect(unstorablePath({ 'k\ud800': 1 })).to.equal('k\ud800');
+      expect(unstorablePath('\u0000')).to.equal('');
+      expect(unstorablePath({ a: ['\ud83d\ude00'] })).to.equal(undefined);
     });
 
     for (const input of [42, true, null, undefined, { a: 1 }, ['a']]) {

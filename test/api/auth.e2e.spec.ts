@@ -141,6 +141,18 @@ describe('authentication (e2e)', function () {
         expectUnauthorized(res, path, 'The token has no sub claim');
       });
 
+      it('answers 401 for a sub that is too long or not printable (it is stored on every event)', async function () {
+        for (const sub of ['u'.repeat(256), 'bad\u0000sub', 'line\nbreak']) {
+          const token = sign({ sub, roles: ['platform-admin'] });
+          const res = await request(h.url).get(path).set('Authorization', `Bearer ${token}`);
+          expectUnauthorized(
+            res,
+            path,
+            "The token's sub claim must be at most 255 printable characters",
+          );
+        }
+      });
+
       it('answers 401 for a token without exp (it could never be taken back)', async function () {
         const token = jwt.sign(adminClaims(), h.settings.jwt.secret, {
           algorithm: 'HS256',

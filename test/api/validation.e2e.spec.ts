@@ -177,6 +177,42 @@ describe('request validation (e2e)', function () {
       );
     });
 
+    it('refuses text the event store cannot keep (NUL, unpaired surrogates), naming the field', async function () {
+      await expectRefused(
+        postConfig({ key: 'k.nul', value: 'a\u0000b', type: 'String' }),
+        400,
+        'value',
+      );
+      await expectRefused(
+        postConfig({ key: 'k.sur', value: 'x', description: 'broken \ud800 text' }),
+        400,
+        'description',
+      );
+      await expectRefused(
+        postConfig({ key: 'k.json', value: { nested: ['ok', 'bad\u0000'] }, type: 'JSON' }),
+        400,
+        'value.nested[1]',
+      );
+      await expectRefused(
+        postTenant({ tenantId: 'nul-meta', name: 'x', metadata: { 'k\u0000': 1 } }),
+        400,
+        'metadata.k\u0000',
+      );
+      // A pair of surrogates is ordinary text (an emoji).
+      await postConfig({ key: 'k.emoji', value: 'ok \ud83d\ude00', type: 'String' })().expect(201);
+    });
+
+    it('records the socket address, not header text, when X-Forwarded-For is not an address', async function () {
+      const res = await postConfig({ key: 'k.xff', value: 'x', type: 'String' })()
+        .set('X-Forwarded-For', 'x'.repeat(60))
+        .expect(201);
+      const { rows } = await h.services.pool.query(
+        `SELECT metadata->>'ipAddress' AS ip FROM es_events WHERE position = $1`,
+        [res.headers['x-event-position']],
+      );
+      expect(rows[0].ip).to.be.oneOf(['127.0.0.1', '::1']);
+    });
+
     it('rejects a missing value with 400 naming value', async function () {
       await expectRefused(postConfig({ key: 'k.novalue', type: 'String' }), 400, 'value');
     });

@@ -38,3 +38,35 @@ describeEventStoreConformance('PostgreSQL', {
     }
   },
 });
+
+describe('PostgreSQL event store: batched appends', function () {
+  let store: PostgresEventStore;
+  let pool: pg.Pool;
+  before(function () {
+    pool = createPool(testDbConfig);
+    store = new PostgresEventStore(pool, testDbConfig);
+  });
+  after(async function () {
+    await store.close();
+    await pool.end();
+  });
+
+  it('fails only the append whose payload jsonb cannot hold, not the others batched with it', async function () {
+    const id = () => `batch-${Math.random().toString(36).slice(2)}`;
+    const append = (data: unknown) =>
+      store.append([{ streamId: id(), expected: 'no_stream', events: [newEvent('T', data)] }]);
+    // The first goes out at once; the next three wait for it and go out as one batch.
+    const results = await Promise.allSettled([
+      append({ n: 0 }),
+      append({ v: 'fine' }),
+      append({ v: 'nul\u0000byte' }),
+      append({ v: 'also fine' }),
+    ]);
+    expect(results.map((r) => r.status)).to.deep.equal([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+  });
+});

@@ -73,7 +73,8 @@ export class PostgresEventStore implements EventStore {
     this.flushing = true;
     try {
       while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, MAX_BATCH);
+        // Appends retried alone (always at the front) go out one at a time.
+        const batch = this.pending.splice(0, this.pending[0]?.alone ? 1 : MAX_BATCH);
         const payload = batch.map(({ requests }) =>
           requests.map((r) => ({
             streamId: r.streamId,
@@ -94,7 +95,14 @@ export class PostgresEventStore implements EventStore {
           );
           outcomes = rows[0]!.results;
         } catch (error) {
-          for (const p of batch) p.reject(error);
+          if (batch.length === 1) {
+            batch[0]!.reject(error);
+            continue;
+          }
+          // The statement as a whole failed (e.g. one payload jsonb cannot hold): try each append
+          // on its own, so only the culprit fails. Appends are idempotent by event id, so one that
+          // did commit before a dropped connection is answered with its original result.
+          this.pending.unshift(...batch.map((p) => ({ ...p, alone: true })));
           continue;
         }
         batch.forEach((p, i) => {
@@ -196,6 +204,8 @@ interface PendingAppend {
   requests: AppendRequest[];
   resolve: (result: AppendResult) => void;
   reject: (error: unknown) => void;
+  /** Set when its batch failed as a whole: it is retried in a batch of its own. */
+  alone?: boolean;
 }
 
 type BatchOutcome =
