@@ -1,6 +1,9 @@
 /**
  * The `audit-log` projection: one audit_logs row per event, from every stream. Values of sensitive
- * configurations are masked here, at rest: the audit trail never holds a secret.
+ * configurations are masked here, at rest: the audit trail never holds a secret. A configuration
+ * counts as sensitive from its first event that says so onwards (kept in
+ * audit_sensitive_configs): events that carry no flag (a deployment's steps) and events after the
+ * flag was switched off (whose old value was a secret) are masked too.
  */
 import type { RecordedEvent } from '../src/core/event-store/event-store.js';
 import { MASK } from '../src/domain/values.js';
@@ -20,10 +23,16 @@ interface AuditFields {
 /** Data fields that become columns (or are secrets) and so are left out of `details`. */
 const LIFTED = new Set(['tenantId', 'configId', 'key', 'environment', 'value', 'previousValue']);
 
-export function auditRow(e: RecordedEvent) {
+/** Whether the event names a config that is (or has been) sensitive, or says so itself. */
+function sensitiveOf(d: AuditFields, sensitiveConfigs: ReadonlySet<string>): boolean {
+  return d.isSensitive === true || (d.configId !== undefined && sensitiveConfigs.has(d.configId));
+}
+
+export function auditRow(e: RecordedEvent, sensitiveConfigs: ReadonlySet<string> = new Set()) {
   const d = (e.data ?? {}) as AuditFields & Record<string, unknown>;
+  const sensitive = sensitiveOf(d, sensitiveConfigs);
   const mask = (v: string | null | undefined) =>
-    v === undefined || v === null ? null : d.isSensitive ? MASK : v;
+    v === undefined || v === null ? null : sensitive ? MASK : v;
   const details: Record<string, unknown> = {
     streamId: e.streamId,
     revision: Number(e.revision),
@@ -35,7 +44,7 @@ export function auditRow(e: RecordedEvent) {
   for (const [k, v] of Object.entries(d)) {
     if (LIFTED.has(k)) continue;
     // Nested proposals (e.g. proposedValue) of sensitive configs are secrets too.
-    details[k] = d.isSensitive && /value/i.test(k) ? MASK : v;
+    details[k] = sensitive && /value/i.test(k) ? MASK : v;
   }
   return [
     e.id,
@@ -57,10 +66,41 @@ export function auditRow(e: RecordedEvent) {
 export const auditLogProjection: PostgresProjection = {
   name: 'audit-log',
   streamPrefixes: [],
-  tables: ['audit_logs'],
+  tables: ['audit_logs', 'audit_sensitive_configs'],
   async apply(client, events) {
+    // Which configs of this batch were sensitive before it; then, in log order, the events that
+    // make one sensitive (so rows never depend on where batches happen to start).
+    const ids = [
+      ...new Set(
+        events
+          .map((e) => (e.data as AuditFields | undefined)?.configId)
+          .filter((id): id is string => typeof id === 'string'),
+      ),
+    ];
+    const sensitive = new Set<string>();
+    if (ids.length) {
+      const { rows: known } = await client.query<{ config_id: string }>(
+        'SELECT config_id FROM audit_sensitive_configs WHERE config_id = ANY($1)',
+        [ids],
+      );
+      for (const r of known) sensitive.add(r.config_id);
+    }
+    const added: string[] = [];
     // One multi-row insert per batch: the audit log sees every event, so keep it cheap.
-    const rows = events.map(auditRow);
+    const rows = events.map((e) => {
+      const d = (e.data ?? {}) as AuditFields;
+      if (d.isSensitive === true && d.configId && !sensitive.has(d.configId)) {
+        sensitive.add(d.configId);
+        added.push(d.configId);
+      }
+      return auditRow(e, sensitive);
+    });
+    if (added.length) {
+      await client.query(
+        'INSERT INTO audit_sensitive_configs (config_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING',
+        [added],
+      );
+    }
     const width = rows[0]!.length;
     const placeholders = rows
       .map(

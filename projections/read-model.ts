@@ -118,8 +118,10 @@ async function applyConfig(client: pg.PoolClient, e: RecordedEvent, event: Confi
       await client.query(
         `INSERT INTO configurations (config_id, tenant_id, key, value, type, environment, version,
                      description, tags, is_encrypted, is_sensitive, default_value, schema_id,
-                     created_by, updated_by, created_at, updated_at, deleted_at, last_position)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $11, $12, $13, $13, $14, $14, NULL, $15)
+                     created_by, updated_by, created_at, updated_at, deleted_at, last_position,
+                     ever_sensitive)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $11, $12, $13, $13, $14, $14, NULL, $15,
+                 $10)
          ON CONFLICT (config_id) DO UPDATE SET
            value = EXCLUDED.value, type = EXCLUDED.type, version = EXCLUDED.version,
            description = EXCLUDED.description, tags = EXCLUDED.tags,
@@ -127,7 +129,8 @@ async function applyConfig(client: pg.PoolClient, e: RecordedEvent, event: Confi
            schema_id = EXCLUDED.schema_id, created_by = EXCLUDED.created_by,
            updated_by = EXCLUDED.updated_by, created_at = EXCLUDED.created_at,
            updated_at = EXCLUDED.updated_at, deleted_at = NULL,
-           last_position = EXCLUDED.last_position`,
+           last_position = EXCLUDED.last_position,
+           ever_sensitive = configurations.ever_sensitive OR EXCLUDED.is_sensitive`,
         [
           c.configId,
           c.tenantId,
@@ -152,6 +155,7 @@ async function applyConfig(client: pg.PoolClient, e: RecordedEvent, event: Confi
       const u = event.data;
       await client.query(
         `UPDATE configurations SET value = $2, version = $3, is_sensitive = $4,
+                ever_sensitive = ever_sensitive OR $4,
                 description = CASE WHEN $5::boolean THEN $6 ELSE description END,
                 tags = COALESCE($7, tags), updated_by = $8, updated_at = $9, last_position = $10
           WHERE config_id = $1`,

@@ -173,9 +173,9 @@ export type DeploymentView = ReturnType<typeof deploymentView>;
 
 // Sensitivity and key come from the configuration (a request for a new one has neither yet).
 const APPROVALS = `(SELECT a.*, a.config_key AS key,
-                            (a.is_sensitive OR COALESCE(c.is_sensitive, FALSE)) AS sensitive
+                            (a.is_sensitive OR COALESCE(c.is_sensitive OR c.ever_sensitive, FALSE)) AS sensitive
                        FROM approval_requests a LEFT JOIN configurations c USING (config_id)) x`;
-const DEPLOYMENTS = `(SELECT d.*, c.key, COALESCE(c.is_sensitive, FALSE) AS is_sensitive
+const DEPLOYMENTS = `(SELECT d.*, c.key, COALESCE(c.is_sensitive OR c.ever_sensitive, FALSE) AS is_sensitive
                        FROM deployments d LEFT JOIN configurations c USING (config_id)) x`;
 
 export interface WorkflowFilter {
@@ -248,7 +248,13 @@ export class ReadQueries {
     );
   }
 
-  async versions(configId: string, sensitive: boolean, page: number, pageSize: number) {
+  /** A config's versions, masked if it is or ever was sensitive (old values stay secrets). */
+  async versions(configId: string, page: number, pageSize: number) {
+    const { rows } = await this.db.query<{ sensitive: boolean }>(
+      'SELECT is_sensitive OR ever_sensitive AS sensitive FROM configurations WHERE config_id = $1',
+      [configId],
+    );
+    const sensitive = rows[0]?.sensitive ?? true;
     return this.page(
       'config_versions',
       ['config_id = $1'],

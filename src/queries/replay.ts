@@ -42,9 +42,13 @@ function fold(events: RecordedEvent[], cut: Cut) {
   return { state, last };
 }
 
+/** Whether the config was sensitive at or before any of its events: its values stay secrets. */
+const everSensitive = (events: RecordedEvent[]) =>
+  events.some((e) => (e.data as { isSensitive?: unknown }).isSensitive === true);
+
 const eventView = (e: RecordedEvent, sensitive: boolean) => {
   const data = { ...(e.data as Record<string, unknown>) };
-  if (sensitive || data.isSensitive === true) {
+  if (sensitive) {
     for (const f of VALUE_FIELDS) if (typeof data[f] === 'string') data[f] = MASK;
   }
   return {
@@ -77,9 +81,10 @@ export class Replay {
   ) {
     const page = stream.events.slice(fromRevision, fromRevision + limit);
     const next = fromRevision + page.length;
+    const sensitive = everSensitive(stream.events);
     return {
       configId: stream.state.configId,
-      items: page.map((e) => eventView(e, stream.state.isSensitive)),
+      items: page.map((e) => eventView(e, sensitive)),
       nextRevision: next < stream.events.length ? next : null,
       total: stream.events.length,
     };
@@ -92,7 +97,7 @@ export class Replay {
   ) {
     const { state, last } = fold(stream.events, cut);
     if (!state.exists || !last) return undefined;
-    const masked = stream.state.isSensitive || state.isSensitive;
+    const masked = everSensitive(stream.events);
     return {
       configId: state.configId,
       tenantId: state.tenantId,
@@ -139,8 +144,9 @@ export class Replay {
       if (!state.exists || !last) continue;
       if (last.position > position) position = last.position;
       if (state.deleted) continue;
-      configs[state.key] =
-        stream.state.isSensitive || state.isSensitive ? MASK : typedValue(state.type, state.value);
+      configs[state.key] = everSensitive(stream.events)
+        ? MASK
+        : typedValue(state.type, state.value);
       versions[state.key] = state.version;
     }
     const sorted = (o: Record<string, unknown>) =>

@@ -323,6 +323,70 @@ describe('configurations API (e2e)', function () {
     expect(hot.body.value).to.equal('n3w');
   });
 
+  it('keeps a secret masked in history after the config stops being sensitive, and through a canary', async function () {
+    const t = await tenant();
+    const auth = { Authorization: `Bearer ${t.editor}` };
+    const { body } = await create(t.editor, {
+      tenantId: t.tenantId,
+      key: 'api.key',
+      value: 'OLD-SECRET',
+      isSensitive: true,
+    }).expect(201);
+    // A canary of a new secret: its steps carry the value but no flag.
+    const dep = await request(h.url)
+      .post('/api/v1/deployments')
+      .set(auth)
+      .send({
+        configId: body.configId,
+        value: 'CANARY-SECRET',
+        strategy: 'Canary',
+        steps: [10, 50, 100],
+        bakeTimeSeconds: 600,
+      })
+      .expect(201);
+    await h.services.workflow.advance(dep.body.deploymentId, 0, {
+      userId: 'job',
+      correlationId: 'c',
+    });
+    await request(h.url)
+      .post(`/api/v1/deployments/${dep.body.deploymentId}/rollback`)
+      .set(auth)
+      .send({ reason: 'no' })
+      .expect(200);
+    // Switched off: the next value is public, the old one stays a secret in history.
+    await request(h.url)
+      .put(`/api/v1/configs/${body.configId}`)
+      .set(auth)
+      .send({ value: 'public', isSensitive: false, expectedVersion: 1 })
+      .expect(200);
+    await h.project();
+    const secrets = /OLD-SECRET|CANARY-SECRET/;
+    const { rows } = await h.services.pool.query(
+      'SELECT event_type, old_value, new_value, details FROM audit_logs WHERE tenant_id = $1',
+      [t.tenantId],
+    );
+    expect(rows.length).to.be.greaterThan(4);
+    expect(JSON.stringify(rows)).not.to.match(secrets);
+    const versions = await request(h.url)
+      .get(`/api/v1/configs/${body.configId}/versions`)
+      .set(auth)
+      .expect(200);
+    expect(JSON.stringify(versions.body)).not.to.match(secrets);
+    const deployment = await request(h.url)
+      .get(`/api/v1/deployments/${dep.body.deploymentId}`)
+      .set(auth)
+      .expect(200);
+    expect(JSON.stringify(deployment.body)).not.to.match(secrets);
+    const events = await request(h.url)
+      .get(`/api/v1/configs/${body.configId}/events`)
+      .set(auth)
+      .expect(200);
+    expect(JSON.stringify(events.body)).not.to.match(secrets);
+    // The current, public value reads as itself.
+    const current = await request(h.url).get(`/api/v1/configs/${body.configId}`).set(auth);
+    expect(current.body).to.include({ value: 'public', isSensitive: false });
+  });
+
   it('records who, from where, trace and correlation on every event, and in the audit log', async function () {
     const t = await tenant();
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';

@@ -142,7 +142,7 @@ export function configRoutes(s: Services): Router {
   r.get('/configs/:configId/versions', reads, async (req, res) => {
     const query = parseInput(versionsQuery, req.query);
     const row = await readableConfig(req, res, String(req.params.configId));
-    res.json(await s.queries.versions(row.configId, row.isSensitive, query.page, query.pageSize));
+    res.json(await s.queries.versions(row.configId, query.page, query.pageSize));
   });
 
   r.get('/configs/:configId/versions/:version', reads, async (req, res) => {
