@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import pg from 'pg';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parsePostgresConnectionString } from './postgres.js';
 import { parseRedisConnectionString } from './redis.js';
 
@@ -71,6 +74,41 @@ describe('connection strings', function () {
         parsePostgresConnectionString('Host=h;SSL Mode=Require;Maximum Pool Size=50'),
       ).to.deep.equal({ host: 'h', ssl: { rejectUnauthorized: false }, max: 50 });
       expect(parsePostgresConnectionString('Host=h;SslMode=Disable')).to.deep.equal({ host: 'h' });
+    });
+
+    it('verifies the server certificate for VerifyFull and VerifyCA, never falling back to plaintext', function () {
+      const full = parsePostgresConnectionString('Host=h;SSL Mode=VerifyFull');
+      expect(full.ssl).to.deep.equal({ rejectUnauthorized: true });
+      const ca = parsePostgresConnectionString('Host=h;SSL Mode=VerifyCA');
+      expect(ca.ssl).to.include({ rejectUnauthorized: true });
+      // The chain is checked, the host name is not.
+      expect((ca.ssl as { checkServerIdentity: () => unknown }).checkServerIdentity()).to.equal(
+        undefined,
+      );
+      const dir = mkdtempSync(path.join(tmpdir(), 'cfgsvc-ca-'));
+      const file = path.join(dir, 'root.crt');
+      writeFileSync(file, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+      try {
+        const pinned = parsePostgresConnectionString(
+          `Host=h;SSL Mode=VerifyFull;Root Certificate=${file}`,
+        );
+        expect(pinned.ssl).to.deep.equal({
+          rejectUnauthorized: true,
+          ca: readFileSync(file, 'utf8'),
+        });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      expect(parsePostgresConnectionString('Host=h;SSL Mode=Prefer').ssl).to.deep.equal({
+        rejectUnauthorized: false,
+      });
+    });
+
+    it('refuses an unknown SSL Mode and a Maximum Pool Size that is not a number', function () {
+      expect(() => parsePostgresConnectionString('Host=h;SSL Mode=Strict')).to.throw(/SSL Mode/);
+      expect(() => parsePostgresConnectionString('Host=h;Maximum Pool Size=many')).to.throw(
+        /Maximum Pool Size/,
+      );
     });
 
     it('ignores ADO.NET keywords that mean nothing to node-postgres', function () {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 
 // BIGINT (int8) columns come back as bigint rather than strings: positions are bigints everywhere.
@@ -17,6 +18,8 @@ export function parsePostgresConnectionString(value: string): PgConfig {
   const trimmed = value.trim();
   if (/^postgres(ql)?:\/\//i.test(trimmed)) return { connectionString: trimmed };
   const config: PgConfig = {};
+  let sslMode: string | undefined;
+  let rootCertificate: string | undefined;
   for (const [key, val] of adoNetPairs(trimmed)) {
     switch (key) {
       case 'host':
@@ -38,18 +41,57 @@ export function parsePostgresConnectionString(value: string): PgConfig {
         config.password = val;
         break;
       case 'sslmode':
-        if (val.toLowerCase() === 'require') config.ssl = { rejectUnauthorized: false };
+        sslMode = val.toLowerCase();
+        break;
+      case 'rootcertificate':
+      case 'sslrootcert':
+        rootCertificate = val;
         break;
       case 'maximumpoolsize':
-      case 'maxpoolsize':
-        config.max = Number(val);
+      case 'maxpoolsize': {
+        const max = /^\d{1,4}$/.test(val.trim()) ? Number(val) : NaN;
+        if (!(max >= 1)) throw new Error(`Maximum Pool Size '${val}' must be a whole number >= 1`);
+        config.max = max;
         break;
+      }
       default:
         // Other ADO.NET keywords (Pooling, Timeout, …) have no meaning for node-postgres.
         break;
     }
   }
   if (!config.host) throw new Error('Host is missing');
+  // Npgsql's SSL Mode: Require encrypts without checking the certificate; VerifyCA and
+  // VerifyFull check it (against Root Certificate if given) — never silently plaintext.
+  switch (sslMode) {
+    case undefined:
+    case 'disable':
+      break;
+    case 'allow':
+    case 'prefer':
+      // node-postgres cannot fall back from TLS to plaintext: ask for TLS without verification.
+      config.ssl = { rejectUnauthorized: false };
+      break;
+    case 'require':
+      config.ssl = { rejectUnauthorized: false };
+      break;
+    case 'verifyca':
+    case 'verify-ca':
+    case 'verifyfull':
+    case 'verify-full':
+      config.ssl = {
+        rejectUnauthorized: true,
+        ...(rootCertificate ? { ca: readFileSync(rootCertificate, 'utf8') } : {}),
+        // VerifyCA checks the chain only, not that the certificate names the host.
+        ...(sslMode.startsWith('verifyca') || sslMode === 'verify-ca'
+          ? { checkServerIdentity: () => undefined }
+          : {}),
+      };
+      break;
+    default:
+      throw new Error(
+        `SSL Mode '${sslMode}' is not one of Disable, Allow, Prefer, Require, VerifyCA, VerifyFull`,
+      );
+  }
   return config;
 }
 
