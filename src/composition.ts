@@ -3,6 +3,7 @@
  * the worker, the CLI scripts and the tests all start here.
  */
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import express from 'express';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
@@ -144,7 +145,7 @@ export interface ApiServer {
   app: express.Express;
   server: http.Server;
   cache: HotReadCache;
-  close(): Promise<void>;
+  close(graceMs?: number): Promise<void>;
 }
 
 export function createApi(s: Services): ApiServer {
@@ -228,14 +229,47 @@ export function createApi(s: Services): ApiServer {
     if (!hotRead(req, res)) app(req, res);
   });
   server.keepAliveTimeout = 65_000;
+  // Requests in flight per connection, so that a shutdown can close each connection as soon as
+  // it is idle (Node's closeIdleConnections misses connections whose client went quiet).
+  const inFlight = new Map<Socket, number>();
+  let closing = false;
+  server.on('connection', (socket: Socket) => {
+    inFlight.set(socket, 0);
+    socket.on('close', () => inFlight.delete(socket));
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    let done = false;
+    const finished = () => {
+      if (done) return;
+      done = true;
+      const busy = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, busy);
+      if (closing && busy === 0) socket.destroySoon();
+    };
+    res.on('finish', finished);
+    res.on('close', finished);
+  });
   return {
     app,
     server,
     cache,
-    async close() {
+    /**
+     * Stops taking connections and lets requests in flight finish (a write whose answer is lost
+     * would be retried as a conflict), for at most `graceMs`; ends long polls and streams at once
+     * (their clients come back to another replica).
+     */
+    async close(graceMs = 10_000) {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      hotRead.shutdown();
+      // Idle keep-alive connections go now, busy ones as soon as their answer is out.
+      for (const [socket, busy] of inFlight) if (busy === 0) socket.destroy();
+      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(force);
       subscriber.disconnect();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
       await queues.close().catch(() => undefined);
     },
   };

@@ -131,6 +131,9 @@ export function createHotReadHandler(deps: {
 }) {
   const { auth, cache, progress, observer, rateLimits, watchObserver } = deps;
   const slots = new WatchSlots(deps.maxWatchers ?? 10_000);
+  /** How to end each open long poll and stream at shutdown. */
+  const open = new Set<() => void>();
+  let closing = false;
 
   function target(req: IncomingMessage, route: Route): WatchTarget {
     return {
@@ -181,8 +184,16 @@ export function createHotReadHandler(deps: {
 
   /** A conditional GET with `?wait=` whose ETag matches: answer when the view changes. */
   function park(req: IncomingMessage, res: ServerResponse, route: Route, etag: string): boolean {
-    if (!route.waitMs || !slots.take()) return false; // full: the client just polls again
+    if (!route.waitMs || closing || !slots.take()) return false; // the client just polls again
     watchObserver?.opened('long_poll');
+    // At shutdown: "not modified" now; the client polls again (another replica).
+    const end = () => {
+      if (res.headersSent) return;
+      res.writeHead(304, { ETag: etag, 'Cache-Control': 'no-cache', Connection: 'close' });
+      res.end();
+    };
+    open.add(end);
+    res.on('close', () => open.delete(end));
     longPoll(
       res,
       cache,
@@ -212,7 +223,7 @@ export function createHotReadHandler(deps: {
       write(req, res, route, undefined);
       return;
     }
-    if (!slots.take()) {
+    if (closing || !slots.take()) {
       res.setHeader('Retry-After', '5');
       throw new HttpProblem(
         503,
@@ -221,7 +232,14 @@ export function createHotReadHandler(deps: {
       );
     }
     watchObserver?.opened('stream');
+    // At shutdown the stream ends; the client reconnects (to another replica).
+    const end = () => {
+      res.end();
+      res.socket?.end(); // the response never ends by itself: neither should its connection
+    };
+    open.add(end);
     stream(req, res, cache, t, principal.expiresAt, watchObserver, () => {
+      open.delete(end);
       slots.release();
       watchObserver?.closed('stream');
     });
@@ -284,7 +302,15 @@ export function createHotReadHandler(deps: {
   }
 
   /** Returns false when the request is not a hot read (Express takes it). */
-  return function handle(req: IncomingMessage, res: ServerResponse): boolean {
+  /** Ends every open long poll and stream; new ones are refused (shutdown). */
+  function shutdown(): void {
+    closing = true;
+    for (const end of [...open]) end();
+  }
+
+  return Object.assign(handle, { shutdown });
+
+  function handle(req: IncomingMessage, res: ServerResponse): boolean {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || !req.url) return false;
     const cached = routes.get(req.url);
     const route = cached ?? matchHotRead(req.url);
@@ -347,5 +373,5 @@ export function createHotReadHandler(deps: {
       fail(res, error, started, route);
     }
     return true;
-  };
+  }
 }
