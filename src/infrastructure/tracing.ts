@@ -19,6 +19,30 @@ import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 
+/**
+ * The OTLP/HTTP traces URL for a configured endpoint. The deployment guide's value is Jaeger's
+ * legacy collector (`http://jaeger:14268/api/traces`, Thrift), which cannot take OTLP: it becomes
+ * the same host's OTLP receiver (`:4318/v1/traces`). A bare `http://host:4318` gets the path.
+ */
+export function otlpTracesUrl(endpoint: string): { url: string; rewritten: boolean } {
+  let parsed: URL;
+  try {
+    parsed = new URL(endpoint);
+  } catch {
+    return { url: endpoint, rewritten: false };
+  }
+  if (parsed.pathname.replace(/\/+$/, '') === '/api/traces') {
+    parsed.port = '4318';
+    parsed.pathname = '/v1/traces';
+    return { url: parsed.toString(), rewritten: true };
+  }
+  if (parsed.pathname === '/' || parsed.pathname === '') {
+    parsed.pathname = '/v1/traces';
+    return { url: parsed.toString(), rewritten: true };
+  }
+  return { url: endpoint, rewritten: false };
+}
+
 export function startTracing(options: {
   endpoint: string;
   samplingRate: number;
@@ -33,7 +57,7 @@ export function startTracing(options: {
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.samplingRate) }),
     spanProcessors: [
       new BatchSpanProcessor(
-        new OTLPTraceExporter({ url: options.endpoint, timeoutMillis: 2000 }),
+        new OTLPTraceExporter({ url: otlpTracesUrl(options.endpoint).url, timeoutMillis: 2000 }),
         {
           maxQueueSize: 4096,
           exportTimeoutMillis: 3000,

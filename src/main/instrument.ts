@@ -12,7 +12,13 @@ try {
 if (settings?.telemetry.jaegerEndpoint) {
   // ESM modules are patched through import-in-the-middle's loader hook.
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
-  const { startTracing } = await import('../infrastructure/tracing.js');
+  const { startTracing, otlpTracesUrl } = await import('../infrastructure/tracing.js');
+  const { url, rewritten } = otlpTracesUrl(settings.telemetry.jaegerEndpoint);
+  if (rewritten) {
+    process.stderr.write(
+      `OpenTelemetry__JaegerEndpoint ${settings.telemetry.jaegerEndpoint}: sending OTLP to ${url}\n`,
+    );
+  }
   const sdk = startTracing({
     endpoint: settings.telemetry.jaegerEndpoint,
     samplingRate: settings.telemetry.samplingRate,
