@@ -166,6 +166,26 @@ export function decideUpdateTenant(state: TenantState, cmd: UpdateTenant): Tenan
       (changes as Record<string, unknown>)[field] = next;
     }
   }
+  // A new tier brings its quotas, unless the request names them, the tenant had quotas of its
+  // own, or (downgrading) the new ones would be below what is in use.
+  if (changes.tier !== undefined) {
+    const before = TIER_DEFAULTS[tenant.tier];
+    const after = TIER_DEFAULTS[changes.tier];
+    const inUse = {
+      maxConfigurations: tenant.configs.size,
+      maxEnvironments: environmentsInUse(tenant).size,
+    };
+    for (const q of ['maxConfigurations', 'maxEnvironments'] as const) {
+      if (
+        cmd[q] === undefined &&
+        tenant[q] === before[q] &&
+        after[q] !== tenant[q] &&
+        after[q] >= inUse[q]
+      ) {
+        changes[q] = after[q];
+      }
+    }
+  }
   if (changes.maxConfigurations !== undefined && changes.maxConfigurations < tenant.configs.size) {
     throw new DomainError(
       'validation',

@@ -174,14 +174,25 @@ describe('tenant: update', () => {
           contactEmail: 'ops@acme.test',
         }),
       )
-      .then([updated({ tier: 'Enterprise', contactEmail: 'ops@acme.test' })]);
+      // maxConfigurations was named (and unchanged); maxEnvironments follows the new tier.
+      .then([updated({ tier: 'Enterprise', maxEnvironments: 20, contactEmail: 'ops@acme.test' })]);
   });
 
-  it('does not change the quotas when only the tier changes', () => {
+  it("gives the tenant the new tier's quotas when it had its old tier's", () => {
+    // created(): Standard with Standard's quotas (500 / 6).
     const state = given([created()])
-      .when((s) => decideUpdateTenant(s, { tenantId, tier: 'Free' }))
-      .then([updated({ tier: 'Free' })]);
-    expect(state).to.include({ tier: 'Free', maxConfigurations: 500, maxEnvironments: 6 });
+      .when((s) => decideUpdateTenant(s, { tenantId, tier: 'Enterprise' }))
+      .then([updated({ tier: 'Enterprise', maxConfigurations: 10000, maxEnvironments: 20 })]);
+    expect(state).to.include({ maxConfigurations: 10000, maxEnvironments: 20 });
+  });
+
+  it('keeps quotas of its own, and quotas named in the request, when the tier changes', () => {
+    given([created({ maxConfigurations: 777 })])
+      .when((s) => decideUpdateTenant(s, { tenantId, tier: 'Enterprise' }))
+      .then([updated({ tier: 'Enterprise', maxEnvironments: 20 })]);
+    given([created()])
+      .when((s) => decideUpdateTenant(s, { tenantId, tier: 'Free', maxConfigurations: 300 }))
+      .then([updated({ tier: 'Free', maxConfigurations: 300, maxEnvironments: 4 })]);
   });
 
   it('appends nothing when nothing changes', () => {
