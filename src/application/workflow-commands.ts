@@ -548,6 +548,17 @@ export class WorkflowCommands {
       const deployment = await load(this.store, deploymentStream(deploymentId), deploymentDecider);
       const decision = decideAdvance(deployment.state, stepIndex, bake);
       if (decision.kind === 'none') return { state: deployment.state, position: undefined };
+      // A suspended or deleted tenant takes no changes: its rollout pauses where it is (visible,
+      // and resumable once the tenant is active again) instead of writing a new version.
+      const d = requireDeployment(deployment.state, deploymentId);
+      const tenant = await load(this.store, tenantStream(d.tenantId), tenantDecider);
+      if (!tenant.state.exists || tenant.state.status !== 'Active') {
+        const events = decidePause(deployment.state, { deploymentId, by: ctx.userId });
+        const position = await new Batch(ctx)
+          .add(deploymentStream(deploymentId), deployment, events)
+          .commit(this.store);
+        return { state: fold(deploymentDecider, deployment.state, events), position };
+      }
       if (decision.kind === 'step') {
         const position = await new Batch(ctx)
           .add(deploymentStream(deploymentId), deployment, decision.events)
@@ -630,16 +641,26 @@ export class WorkflowCommands {
     );
   }
 
-  resume(deploymentId: string, ctx: CommandContext, guard: ConfigGuard) {
+  async resume(deploymentId: string, ctx: CommandContext, guard: ConfigGuard) {
+    const deployment = await this.loadGuarded(deploymentId, guard);
+    await this.requireActiveTenantOf(deployment.state, deploymentId);
     return this.onDeployment(deploymentId, ctx, guard, (s) =>
       decideResume(s, { deploymentId, by: ctx.userId }),
     );
+  }
+
+  /** Moving a rollout on writes the config: its tenant must be active. */
+  private async requireActiveTenantOf(state: DeploymentState, deploymentId: string) {
+    const d = requireDeployment(state, deploymentId);
+    const tenant = await load(this.store, tenantStream(d.tenantId), tenantDecider);
+    requireActiveTenant(tenant.state, d.tenantId);
   }
 
   promote(deploymentId: string, ctx: CommandContext, guard: ConfigGuard) {
     return retryOnConflict(async () => {
       const deployment = await this.loadGuarded(deploymentId, guard);
       requirePromotable(deployment.state, deploymentId);
+      await this.requireActiveTenantOf(deployment.state, deploymentId);
       return this.complete(deployment, true, ctx);
     });
   }

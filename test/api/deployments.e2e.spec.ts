@@ -808,6 +808,31 @@ describe('deployments (e2e)', function () {
     }
   });
 
+  it("pauses a suspended tenant's rollout at its next step instead of writing a version", async function () {
+    const s = await seed(h);
+    const dep = await startCanary(h, s);
+    const suspend = (status: string) =>
+      request(h.url)
+        .patch(`/api/v1/tenants/${s.tenantId}`)
+        .set('Authorization', `Bearer ${h.admin}`)
+        .send({ status })
+        .expect(200);
+    await suspend('Suspended');
+    const job = await h.services.workflow.advance(dep.id, 0, ctx(), 1);
+    expect(job.state).to.include({ status: 'Paused', stepIndex: 0 });
+    expect((await events(h, dep.id)).map((e) => e.type)).to.deep.equal([
+      'DeploymentStarted',
+      'DeploymentPaused',
+    ]);
+    for (const name of ['resume', 'promote']) {
+      const refused = await action(h, s.editor, dep.id, name).expect(409);
+      expect(refused.body.code, name).to.equal('invalid_state');
+    }
+    await suspend('Active');
+    await action(h, s.editor, dep.id, 'resume').expect(200);
+    await action(h, s.editor, dep.id, 'promote').expect(200);
+  });
+
   it('is harmless when a step job runs twice', async function () {
     const s = await seed(h);
     const dep = await startCanary(h, s);
