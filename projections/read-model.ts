@@ -9,11 +9,13 @@ import { isVersioned, type ConfigurationEvent } from '../src/domain/configuratio
 import type { ApprovalEvent } from '../src/domain/approval.js';
 import type { DeploymentEvent } from '../src/domain/deployment.js';
 import type { TenantEvent } from '../src/domain/tenant.js';
+import type { SchemaEvent } from '../src/domain/schema.js';
 import {
   APPROVAL_PREFIX,
   CONFIG_PREFIX,
   DEPLOYMENT_PREFIX,
   TENANT_PREFIX,
+  SCHEMA_PREFIX,
 } from '../src/application/streams.js';
 import { eventTime, utc, type PostgresProjection } from './projection.js';
 
@@ -157,7 +159,8 @@ async function applyConfig(client: pg.PoolClient, e: RecordedEvent, event: Confi
         `UPDATE configurations SET value = $2, version = $3, is_sensitive = $4,
                 ever_sensitive = ever_sensitive OR $4,
                 description = CASE WHEN $5::boolean THEN $6 ELSE description END,
-                tags = COALESCE($7, tags), updated_by = $8, updated_at = $9, last_position = $10
+                tags = COALESCE($7, tags), updated_by = $8, updated_at = $9, last_position = $10,
+                schema_id = CASE WHEN $11::boolean THEN $12 ELSE schema_id END
           WHERE config_id = $1`,
         [
           u.configId,
@@ -170,6 +173,8 @@ async function applyConfig(client: pg.PoolClient, e: RecordedEvent, event: Confi
           user,
           at,
           pos,
+          u.schemaId !== undefined,
+          u.schemaId ?? null,
         ],
       );
       break;
@@ -406,10 +411,32 @@ async function applyDeployment(client: pg.PoolClient, e: RecordedEvent, event: D
   }
 }
 
+async function applySchema(client: pg.PoolClient, e: RecordedEvent, event: SchemaEvent) {
+  const d = event.data;
+  await client.query(
+    `INSERT INTO config_schemas (tenant_id, schema_id, version, schema, description, updated_by,
+                                 updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (tenant_id, schema_id) DO UPDATE SET version = EXCLUDED.version,
+       schema = EXCLUDED.schema, description = EXCLUDED.description,
+       updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at`,
+    [
+      d.tenantId,
+      d.schemaId,
+      d.version,
+      JSON.stringify(d.schema),
+      d.description,
+      e.metadata.userId ?? 'system',
+      eventTime(e),
+    ],
+  );
+}
+
 export const readModelProjection: PostgresProjection = {
   name: 'read-model',
-  streamPrefixes: [TENANT_PREFIX, CONFIG_PREFIX, APPROVAL_PREFIX, DEPLOYMENT_PREFIX],
+  streamPrefixes: [TENANT_PREFIX, CONFIG_PREFIX, APPROVAL_PREFIX, DEPLOYMENT_PREFIX, SCHEMA_PREFIX],
   tables: [
+    'config_schemas',
     'deployments',
     'approval_requests',
     'config_versions',
@@ -427,6 +454,8 @@ export const readModelProjection: PostgresProjection = {
         await applyApproval(client, e, e as unknown as ApprovalEvent);
       } else if (e.streamId.startsWith(DEPLOYMENT_PREFIX)) {
         await applyDeployment(client, e, e as unknown as DeploymentEvent);
+      } else if (e.streamId.startsWith(SCHEMA_PREFIX)) {
+        await applySchema(client, e, e as unknown as SchemaEvent);
       }
     }
   },

@@ -33,6 +33,7 @@ import { tenantRoutes } from './api/routes/tenants.js';
 import { configRoutes } from './api/routes/configs.js';
 import { auditRoutes } from './api/routes/audit.js';
 import { replayRoutes } from './api/routes/replay.js';
+import { configSchemaRoutes } from './api/routes/config-schemas.js';
 import { workflowRoutes } from './api/routes/workflows.js';
 import { adminRoutes } from './api/routes/admin.js';
 import { ADMIN_QUEUES_PATH, adminQueues } from './api/admin-queues.js';
@@ -43,6 +44,7 @@ import { readModelProjection } from '../projections/read-model.js';
 import { auditLogProjection } from '../projections/audit-log.js';
 import { RedisCacheProjection } from '../projections/redis-cache.js';
 import { Replay } from './queries/replay.js';
+import { SchemaRegistry, type SchemaUse } from './application/schema-registry.js';
 
 export interface Services {
   settings: Settings;
@@ -54,6 +56,7 @@ export interface Services {
   tenantCommands: TenantCommands;
   configCommands: ConfigCommands;
   workflow: WorkflowCommands;
+  schemas: SchemaRegistry;
   queries: ReadQueries;
   /** Queries answered from the event log itself (history, time travel). */
   replay: Replay;
@@ -108,6 +111,15 @@ export async function buildServices(
     return rows[0]!;
   };
   const limits = { maxConfigsPerTenant: settings.maxConfigsPerTenant };
+  // Values in use are read from the read model: a new schema version must fit them all.
+  const schemas = new SchemaRegistry(store, async (tenantId, schemaId) => {
+    const { rows } = await pool.query<SchemaUse>(
+      `SELECT config_id AS "configId", key, environment, type, value FROM configurations
+        WHERE tenant_id = $1 AND schema_id = $2 AND deleted_at IS NULL`,
+      [tenantId, schemaId],
+    );
+    return rows;
+  });
   return {
     settings,
     logger,
@@ -116,7 +128,8 @@ export async function buildServices(
     keys,
     store,
     tenantCommands: new TenantCommands(store),
-    configCommands: new ConfigCommands(store, limits),
+    configCommands: new ConfigCommands(store, limits, schemas),
+    schemas,
     workflow: new WorkflowCommands(
       store,
       {
@@ -126,6 +139,7 @@ export async function buildServices(
         approvalMaxExpiryMs: settings.approvalExpiry.maxMs,
       },
       metrics.deploymentFinished,
+      schemas,
     ),
     queries: new ReadQueries(pool),
     replay: new Replay(store),
@@ -217,6 +231,7 @@ export function createApi(s: Services): ApiServer {
   api.use(configRoutes(s));
   api.use(auditRoutes(s));
   api.use(replayRoutes(s));
+  api.use(configSchemaRoutes(s));
   api.use(workflowRoutes(s));
   api.use(adminRoutes(s, queues));
   app.use('/api/v1', api);

@@ -394,6 +394,17 @@ const check = z.looseObject({
   error: z.string().optional(),
 });
 
+const configSchema = z.looseObject({
+  tenantId: z.string(),
+  schemaId: z.string(),
+  version: z.number().int(),
+  schema: z.unknown().describe('the JSON Schema document'),
+  description: z.string().nullable(),
+  usedBy: z.number().int().describe('live configurations naming it'),
+  updatedBy: z.string().nullable(),
+  updatedAt: nullableTimestamp,
+});
+
 const RESPONSE_SCHEMAS = {
   Problem: problem,
   Tenant: tenant,
@@ -408,6 +419,20 @@ const RESPONSE_SCHEMAS = {
   EnvironmentConfigs: environmentConfigs,
   ConfigValue: configValue,
   AuditLogPage: page(auditLogEntry, 'audit log entries, newest first'),
+  ConfigSchema: configSchema,
+  ConfigSchemaPage: page(configSchema, "a tenant's config schemas"),
+  ConfigSchemaResult: z
+    .looseObject({
+      tenantId: z.string(),
+      schemaId: z.string(),
+      version: z.number().int(),
+      schema: z.unknown(),
+      description: z.string().nullable(),
+      position,
+    })
+    .partial()
+    .required({ position: true })
+    .describe('The schema after the command, and the event position'),
   ConfigurationEventPage: z
     .looseObject({
       configId: z.string(),
@@ -516,6 +541,7 @@ const PATH_PARAMS: Record<string, { schema: z.ZodType; description: string }> = 
     description: 'A projection, or all of them',
   },
   jobId: { schema: z.string(), description: 'The rebuild job id' },
+  schemaId: { schema: schemas.schemaId, description: 'A config schema of the tenant' },
 };
 
 const REQUEST_HEADERS: Record<RequestHeader | 'X-Min-Position' | 'X-Correlation-Id', Json> = {
@@ -902,6 +928,47 @@ export const ROUTES: readonly ApiOperation[] = [
     readYourWrites: true,
     success: { status: 200, description: 'A page', schema: 'AuditLogPage' },
     errors: [403, 404],
+  },
+
+  // ---- config schemas ----
+  {
+    method: 'put',
+    path: `${V1}/tenants/:tenantId/schemas/:schemaId`,
+    operationId: 'defineConfigSchema',
+    summary: 'Define a config schema, or its next version',
+    description:
+      'A JSON Schema (draft 2020-12) that configurations name in `schemaId`: every value written ' +
+      'to them (create, update, rollback, restore, deployment, change request) must match the ' +
+      'newest version, as its typed value. 201 for the first version, 200 after; 409 naming ' +
+      '`schema` (with `violations`) when a live configuration using it would not match.',
+    tag: 'Configurations',
+    body: schemas.defineSchemaBody,
+    access: 'write',
+    success: { status: 200, description: 'The schema', schema: 'ConfigSchemaResult' },
+    errors: [403, 404, 409, 422],
+  },
+  {
+    method: 'get',
+    path: `${V1}/tenants/:tenantId/schemas`,
+    operationId: 'listConfigSchemas',
+    summary: "A tenant's config schemas (paged)",
+    tag: 'Configurations',
+    query: schemas.schemasQuery,
+    access: 'read',
+    readYourWrites: true,
+    success: { status: 200, description: 'A page', schema: 'ConfigSchemaPage' },
+    errors: [403, 404],
+  },
+  {
+    method: 'get',
+    path: `${V1}/tenants/:tenantId/schemas/:schemaId`,
+    operationId: 'getConfigSchema',
+    summary: 'One config schema',
+    tag: 'Configurations',
+    access: 'read',
+    readYourWrites: true,
+    success: { status: 200, description: 'The schema', schema: 'ConfigSchema' },
+    errors: [400, 403, 404],
   },
 
   // ---- replay (from the event log) ----

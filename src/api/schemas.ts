@@ -18,6 +18,10 @@ export const configKey = z
     /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,254}$/,
     'must be 1-255 characters: letters, digits and . _ : / -, starting with a letter or digit',
   );
+/** A config schema's id (no ':', which separates it from the tenant in its stream name). */
+export const schemaId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/, 'must be 1-50 letters, digits, . - or _');
 const metadata = z.record(z.string(), z.unknown()).nullable();
 const tags = z.array(z.string().min(1).max(100)).max(50);
 const quota = z.number().int().min(1).max(1_000_000);
@@ -61,7 +65,7 @@ export const createConfigBody = z.strictObject({
   tags: tags.optional(),
   isSensitive: z.boolean().optional(),
   defaultValue: value.nullable().optional(),
-  schemaId: z.string().max(50).nullable().optional(),
+  schemaId: schemaId.nullable().optional(),
   changeDescription: z.string().max(2000).nullable().optional(),
 });
 
@@ -70,8 +74,20 @@ export const updateConfigBody = z.strictObject({
   description: z.string().max(2000).nullable().optional(),
   tags: tags.optional(),
   isSensitive: z.boolean().optional(),
+  schemaId: schemaId
+    .nullable()
+    .optional()
+    .describe('a schema the value must match from now on; null removes it'),
   changeDescription: z.string().max(2000).nullable().optional(),
   expectedVersion: z.number().int().min(1).optional(),
+});
+
+/** PUT /tenants/{t}/schemas/{schemaId}: a JSON Schema document. */
+export const defineSchemaBody = z.strictObject({
+  schema: z
+    .union([z.record(z.string(), z.unknown()), z.boolean()])
+    .describe('a JSON Schema (draft 2020-12) the typed values of configurations must match'),
+  description: z.string().max(2000).nullable().optional(),
 });
 
 export const rollbackBody = z.strictObject({
@@ -106,6 +122,8 @@ export const auditQuery = z.object({
 
 /** The `:version` path parameter. */
 export const versionParam = z.coerce.number().int().min(1);
+
+export const schemasQuery = z.object({ ...paging, minPosition: z.string().optional() });
 
 export const versionsQuery = z.object({ ...paging, minPosition: z.string().optional() });
 

@@ -12,6 +12,7 @@ import {
   decideUpdateConfig,
   evolveConfiguration,
   initialConfigurationState,
+  isVersioned,
   requireLive,
   type ConfigurationEvent,
   type ConfigurationState,
@@ -38,6 +39,7 @@ import {
 } from './command-handling.js';
 import { configStream, tenantStream } from './streams.js';
 import { tenantDecider, type CommandResult } from './tenant-commands.js';
+import type { SchemaRegistry } from './schema-registry.js';
 
 export const configDecider: Decider<ConfigurationState, ConfigurationEvent> = {
   initial: initialConfigurationState,
@@ -55,7 +57,26 @@ export class ConfigCommands {
   constructor(
     private readonly store: EventStore,
     private readonly limits: QuotaLimits,
+    /** Checks values of configurations that name a schema (none: no schema checks). */
+    private readonly schemas?: SchemaRegistry,
   ) {}
+
+  /** The value (and default) a decision leaves a live config with must match its schema. */
+  private async checkSchema(before: ConfigurationState, events: ConfigurationEvent[]) {
+    if (!this.schemas || !events.some(isVersioned)) return;
+    const after = fold(configDecider, before, events);
+    if (!after.exists || after.deleted || !after.schemaId) return;
+    await this.schemas.check(after.tenantId, after.schemaId, after.type, after.value);
+    if (after.defaultValue !== null && events.some((e) => e.type === 'ConfigurationCreated')) {
+      await this.schemas.check(
+        after.tenantId,
+        after.schemaId,
+        after.type,
+        after.defaultValue,
+        'defaultValue',
+      );
+    }
+  }
 
   /**
    * Registers the key with its tenant (quota, uniqueness) and creates the config stream in one
@@ -163,6 +184,7 @@ export class ConfigCommands {
     }
     const events = decide(config.state);
     if (events.length === 0) return { state: config.state, position: undefined, appended: 0 };
+    await this.checkSchema(config.state, events);
     try {
       const result = await this.store.append([
         { streamId, expected: expectedFor(config.revision), events: toNewEvents(events, ctx) },
@@ -234,6 +256,7 @@ export class ConfigCommands {
     ctx: CommandContext,
   ): Promise<ConfigResult> {
     if (configEvents.length === 0) return { state: config.state, position: undefined, appended: 0 };
+    await this.checkSchema(config.state, configEvents);
     const state = fold(configDecider, config.state, configEvents);
     const tenantId = (state as { tenantId: string }).tenantId;
     const requests: AppendRequest[] = [];

@@ -9,3 +9,8 @@ export const DEPLOYMENT_PREFIX = 'deployment-';
 
 export const approvalStream = (approvalId: string) => `${APPROVAL_PREFIX}${approvalId}`;
 export const deploymentStream = (deploymentId: string) => `${DEPLOYMENT_PREFIX}${deploymentId}`;
+export const SCHEMA_PREFIX = 'schema-';
+
+/** ':' cannot occur in a tenant id or a schema id, so no two pairs share a stream. */
+export const schemaStream = (tenantId: string, schemaId: string) =>
+  `${SCHEMA_PREFIX}${tenantId}:${schemaId}`;

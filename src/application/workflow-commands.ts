@@ -75,6 +75,7 @@ import {
 import { configDecider, type ConfigGuard } from './config-commands.js';
 import { approvalStream, configStream, deploymentStream, tenantStream } from './streams.js';
 import { tenantDecider } from './tenant-commands.js';
+import type { SchemaRegistry } from './schema-registry.js';
 
 /** The deployment an approved Update starts (fixed when it was requested). */
 function plannedDeployment(r: Extract<ApprovalState, { exists: true }>): string {
@@ -149,7 +150,14 @@ export class WorkflowCommands {
     private readonly limits: WorkflowLimits,
     /** Told when a deployment finishes (metrics). */
     private readonly onFinished: (outcome: 'completed' | 'rolled_back') => void = () => undefined,
+    /** Checks proposed and deployed values against the config's schema, if it names one. */
+    private readonly schemas?: SchemaRegistry,
   ) {}
+
+  private async checkSchema(config: ConfigurationState, value: string, field = 'value') {
+    if (!this.schemas || !config.exists || config.deleted || !config.schemaId) return;
+    await this.schemas.check(config.tenantId, config.schemaId, config.type, value, field);
+  }
 
   // ---- change requests -------------------------------------------------------------------
 
@@ -191,6 +199,7 @@ export class WorkflowCommands {
       );
     }
     const proposedValue = action === 'Delete' ? '' : normaliseValue(type, input.value);
+    if (action === 'Update' && live) await this.checkSchema(c, proposedValue);
     const expiresInMs =
       input.expiresInSeconds === undefined
         ? this.limits.approvalExpiryMs
@@ -329,6 +338,8 @@ export class WorkflowCommands {
             this.limits,
           );
         } else {
+          // The schema may have a new version since the request was made.
+          await this.checkSchema(config.state, r.proposedValue);
           configEvents = decideStartDeployment(config.state, {
             configId: r.configId,
             deploymentId,
@@ -506,6 +517,7 @@ export class WorkflowCommands {
     if (start.value === c.value) {
       throw new DomainError('validation', 'The value is already the current value', 'value');
     }
+    await this.checkSchema(c, start.value);
     const started = decideStartDeploymentStream(initialDeploymentState(), {
       deploymentId,
       tenantId: c.tenantId,

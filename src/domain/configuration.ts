@@ -45,7 +45,7 @@ export type ConfigurationEvent =
   | { type: 'ConfigurationCreated'; data: Versioned & ConfigAttributes }
   | {
       type: 'ConfigurationUpdated';
-      data: Versioned & { description?: string | null; tags?: string[] };
+      data: Versioned & { description?: string | null; tags?: string[]; schemaId?: string | null };
     }
   | { type: 'ConfigurationRolledBack'; data: Versioned & { toVersion: number } }
   | { type: 'ConfigurationDeleted'; data: Versioned }
@@ -134,6 +134,7 @@ export function evolveConfiguration(
         isSensitive: u.isSensitive,
         description: u.description === undefined ? state.description : u.description,
         tags: u.tags ?? state.tags,
+        schemaId: u.schemaId === undefined ? state.schemaId : u.schemaId,
       };
     }
     case 'ConfigurationRolledBack':
@@ -210,6 +211,8 @@ export interface UpdateConfig {
   description?: string | null;
   tags?: string[];
   isSensitive?: boolean;
+  /** Names a schema the value must match from now on; null removes it. */
+  schemaId?: string | null;
   changeDescription?: string | null;
 }
 
@@ -236,6 +239,10 @@ export function decideUpdateConfig(
   }
   if (cmd.tags !== undefined && JSON.stringify(cmd.tags) !== JSON.stringify(config.tags)) {
     event.tags = cmd.tags;
+    changed = true;
+  }
+  if (cmd.schemaId !== undefined && cmd.schemaId !== config.schemaId) {
+    event.schemaId = cmd.schemaId;
     changed = true;
   }
   // A write that changes nothing appends nothing.

@@ -5,6 +5,7 @@
  * revision serialises them: quotas and (key, environment) uniqueness hold under any concurrency.
  */
 import { DomainError } from './errors.js';
+import { canonicalJson } from './values.js';
 
 export const TENANT_TIERS = ['Free', 'Standard', 'Professional', 'Enterprise'] as const;
 export type TenantTier = (typeof TENANT_TIERS)[number];
@@ -162,7 +163,8 @@ export function decideUpdateTenant(state: TenantState, cmd: UpdateTenant): Tenan
   for (const field of fields) {
     const next = cmd[field];
     if (next === undefined) continue;
-    if (JSON.stringify(next) !== JSON.stringify(tenant[field])) {
+    // Canonical: metadata read back from the store has its keys in another order.
+    if (canonicalJson(next) !== canonicalJson(tenant[field])) {
       (changes as Record<string, unknown>)[field] = next;
     }
   }

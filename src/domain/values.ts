@@ -118,3 +118,15 @@ export function typedValue(type: string, text: string): unknown {
 }
 
 export const MASK = '********';
+
+/**
+ * JSON with object keys sorted, for comparing documents: the event store (jsonb) gives objects
+ * back with their keys in another order.
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}

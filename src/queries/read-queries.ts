@@ -166,6 +166,17 @@ const deploymentView = (r: any) => {
     rolledBackAt: iso(r.rolled_back_at),
   };
 };
+const schemaView = (r: any) => ({
+  tenantId: r.tenant_id,
+  schemaId: r.schema_id,
+  version: r.version,
+  schema: r.schema,
+  description: r.description,
+  usedBy: r.used_by,
+  updatedBy: r.updated_by,
+  updatedAt: iso(r.updated_at),
+});
+
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 export type ApprovalView = ReturnType<typeof approvalView>;
@@ -220,6 +231,32 @@ export class ReadQueries {
     const policy: Record<string, number> = { ...defaults };
     for (const r of rows) policy[r.environment] = r.required_approvals;
     return policy;
+  }
+
+  /** A tenant's config schemas, with how many live configurations name each. */
+  async schemas(tenantId: string, page: number, pageSize: number) {
+    return this.page(
+      `(SELECT s.*, (SELECT count(*)::int FROM configurations c
+                      WHERE c.tenant_id = s.tenant_id AND c.schema_id = s.schema_id
+                        AND c.deleted_at IS NULL) AS used_by
+          FROM config_schemas s WHERE s.tenant_id = $1) x`,
+      [],
+      [tenantId],
+      'schema_id',
+      { page, pageSize },
+      schemaView,
+    );
+  }
+
+  async schema(tenantId: string, id: string) {
+    const { rows } = await this.db.query(
+      `SELECT s.*, (SELECT count(*)::int FROM configurations c
+                     WHERE c.tenant_id = s.tenant_id AND c.schema_id = s.schema_id
+                       AND c.deleted_at IS NULL) AS used_by
+         FROM config_schemas s WHERE s.tenant_id = $1 AND s.schema_id = $2`,
+      [tenantId, id],
+    );
+    return rows[0] ? schemaView(rows[0]) : undefined;
   }
 
   async configRow(configId: string): Promise<ConfigView | undefined> {

@@ -309,6 +309,18 @@ describe('tenants API (e2e)', function () {
       expect(await eventCount(h)).to.equal(before);
     });
 
+    it('appends nothing for the same metadata with its keys in another order', async function () {
+      const { tenantId } = await newTenant();
+      await patch(h.admin, tenantId, { metadata: { region: 'eu', team: { name: 'a', id: 1 } } });
+      const before = await eventCount(h);
+      const res = await patch(h.admin, tenantId, {
+        metadata: { team: { id: 1, name: 'a' }, region: 'eu' },
+      });
+      expect(res.status).to.equal(200);
+      expect(res.body.position).to.equal(null);
+      expect(await eventCount(h)).to.equal(before);
+    });
+
     it('answers 404 for an unknown tenant and appends nothing', async function () {
       const tenantId = uniqueTenant('ghost');
       const before = await eventCount(h);

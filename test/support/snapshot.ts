@@ -9,6 +9,8 @@ export const READ_TABLES: Record<string, string> = {
   approval_requests: 'approval_id',
   deployments: 'deployment_id',
   approval_policies: 'tenant_id, environment',
+  config_schemas: 'tenant_id, schema_id',
+  audit_sensitive_configs: 'config_id',
 };
 
 /** All rows of the read tables, in key order. */
