@@ -166,7 +166,8 @@ export class SchemaRegistry {
       'validation',
       `${field} does not match schema '${schemaId}' (version ${state.version}): ${describe(errors)}`,
       field,
-      { schemaId, schemaVersion: state.version, errors },
+      // Not `errors`: that name is the problem's own list of { field, message }.
+      { schemaId, schemaVersion: state.version, schemaErrors: errors },
     );
   }
 }

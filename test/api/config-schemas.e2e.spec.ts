@@ -107,7 +107,8 @@ describe('config schemas (e2e)', function () {
       schemaId: 'retry',
     }).expect(422);
     expect(refused.body).to.include({ field: 'value', schemaId: 'retry', schemaVersion: 1 });
-    expect(refused.body.errors[0]).to.include({ path: '/maxAttempts' });
+    expect(refused.body.schemaErrors[0]).to.include({ path: '/maxAttempts' });
+    expect(refused.body.errors[0]).to.include({ field: 'value' });
     const unknown = await create(t, { key: 'x', value: {}, schemaId: 'nope' }).expect(422);
     expect(unknown.body.field).to.equal('schemaId');
     expect(await events(t)).to.equal(before);
@@ -123,7 +124,7 @@ describe('config schemas (e2e)', function () {
       request(h.url).put(`/api/v1/configs/${configId}`).set(auth(t.editor)).send(body);
     const badUpdate = await put({ value: { maxAttempts: 3, extra: true }, expectedVersion: 1 });
     expect(badUpdate.status).to.equal(422);
-    expect(badUpdate.body.errors[0].message).to.match(/additional/);
+    expect(badUpdate.body.schemaErrors[0].message).to.match(/additional/);
     await put({ value: { maxAttempts: 5 }, expectedVersion: 1 }).expect(200);
 
     // Deployments and change requests propose values: checked up front.
