@@ -111,11 +111,20 @@ export async function buildServices(
     return rows[0]!;
   };
   const limits = { maxConfigsPerTenant: settings.maxConfigsPerTenant };
-  // Values in use are read from the read model: a new schema version must fit them all.
+  // Values in use come from the read model, once it has caught up with every write so far: a
+  // new schema version must fit them all (values, defaults and values being rolled out).
   const schemas = new SchemaRegistry(store, async (tenantId, schemaId) => {
+    await progress.waitFor(await store.headPosition(), ['read-model']);
     const { rows } = await pool.query<SchemaUse>(
-      `SELECT config_id AS "configId", key, environment, type, value FROM configurations
-        WHERE tenant_id = $1 AND schema_id = $2 AND deleted_at IS NULL`,
+      `SELECT config_id AS "configId", key, environment, type, value,
+              default_value AS "defaultValue", NULL AS "deploymentId"
+         FROM configurations
+        WHERE tenant_id = $1 AND schema_id = $2 AND deleted_at IS NULL
+       UNION ALL
+       SELECT d.config_id, c.key, c.environment, c.type, d.value, NULL, d.deployment_id
+         FROM deployments d JOIN configurations c USING (config_id)
+        WHERE c.tenant_id = $1 AND c.schema_id = $2 AND c.deleted_at IS NULL
+          AND d.status IN ('InProgress', 'Paused')`,
       [tenantId, schemaId],
     );
     return rows;

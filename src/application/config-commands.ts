@@ -67,7 +67,13 @@ export class ConfigCommands {
     const after = fold(configDecider, before, events);
     if (!after.exists || after.deleted || !after.schemaId) return;
     await this.schemas.check(after.tenantId, after.schemaId, after.type, after.value);
-    if (after.defaultValue !== null && events.some((e) => e.type === 'ConfigurationCreated')) {
+    // The default is checked whenever it or the schema is set.
+    const schemaSet = events.some(
+      (e) =>
+        e.type === 'ConfigurationCreated' ||
+        (e.type === 'ConfigurationUpdated' && e.data.schemaId !== undefined),
+    );
+    if (after.defaultValue !== null && schemaSet) {
       await this.schemas.check(
         after.tenantId,
         after.schemaId,

@@ -4,6 +4,8 @@
  * `check` first, against the schema's newest version; a new version is refused while a live
  * configuration's value would not match it, so no value in use is ever left invalid.
  */
+import { Ajv as AjvDraft07 } from 'ajv';
+import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { EventStore } from '../core/event-store/event-store.js';
 import { DomainError } from '../domain/errors.js';
@@ -33,13 +35,19 @@ export const schemaDecider: Decider<SchemaState, SchemaEvent> = {
   evolve: evolveSchema,
 };
 
-/** A live configuration that names a schema, with its current value. */
+/**
+ * A value in use under a schema: a live configuration's value (and default), or the value a
+ * running or paused deployment of such a configuration is rolling out.
+ */
 export interface SchemaUse {
   configId: string;
   key: string;
   environment: string;
   type: ConfigType;
   value: string;
+  defaultValue: string | null;
+  /** Set when `value` is a deployment's, not yet the configuration's. */
+  deploymentId: string | null;
 }
 
 const errorsOf = (errors: ErrorObject[] | null | undefined) =>
@@ -60,10 +68,21 @@ export class SchemaRegistry {
 
   /** A new validator; throws 422 naming `schema` if the document is not a usable JSON Schema. */
   private compile(schema: unknown): ValidateFunction {
-    // One instance per document: a document's `$id` must not clash with another tenant's.
-    const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+    // One instance per document: a document's `$id` must not clash with another tenant's. The
+    // dialect follows its `$schema` (draft-07, 2019-09; 2020-12 when it names none).
+    const dialect =
+      typeof schema === 'object' && schema !== null
+        ? String((schema as { $schema?: unknown }).$schema ?? '')
+        : '';
+    const options = { allErrors: true, strict: false, validateFormats: false } as const;
+    const ajv = /draft-0[4-7]/.test(dialect)
+      ? new AjvDraft07(options)
+      : /2019-09/.test(dialect)
+        ? new Ajv2019(options)
+        : new Ajv2020(options);
+    let validate: ValidateFunction;
     try {
-      return ajv.compile(schema as object);
+      validate = ajv.compile(schema as object);
     } catch (error) {
       throw new DomainError(
         'validation',
@@ -71,6 +90,11 @@ export class SchemaRegistry {
         'schema',
       );
     }
+    // An $async schema validates through a promise: a plain check would pass every value.
+    if ((validate as { $async?: boolean }).$async) {
+      throw new DomainError('validation', 'schema must not be $async', 'schema');
+    }
+    return validate;
   }
 
   private validatorFor(stream: string, state: Extract<SchemaState, { exists: true }>) {
@@ -108,11 +132,16 @@ export class SchemaRegistry {
       const validate = this.compile(cmd.schema);
       const violations = [];
       for (const use of await this.usedBy(cmd.tenantId, cmd.schemaId)) {
-        if (!validate(typedValue(use.type, use.value))) {
+        const values: [string, string][] = [[use.deploymentId ? 'deployment' : 'value', use.value]];
+        if (use.defaultValue !== null) values.push(['defaultValue', use.defaultValue]);
+        for (const [what, text] of values) {
+          if (validate(typedValue(use.type, text))) continue;
           violations.push({
             configId: use.configId,
             key: use.key,
             environment: use.environment,
+            what,
+            ...(use.deploymentId ? { deploymentId: use.deploymentId } : {}),
             errors: errorsOf(validate.errors),
           });
         }

@@ -154,9 +154,17 @@ export class WorkflowCommands {
     private readonly schemas?: SchemaRegistry,
   ) {}
 
+  /** A value proposed for a config (live or deleted: it comes back with its schema). */
   private async checkSchema(config: ConfigurationState, value: string, field = 'value') {
-    if (!this.schemas || !config.exists || config.deleted || !config.schemaId) return;
+    if (!this.schemas || !config.exists || !config.schemaId) return;
     await this.schemas.check(config.tenantId, config.schemaId, config.type, value, field);
+  }
+
+  /** The value these config events leave a live config with must match its schema. */
+  private async checkAfter(before: ConfigurationState, events: ConfigurationEvent[]) {
+    const after = fold(configDecider, before, events);
+    if (!after.exists || after.deleted) return;
+    await this.checkSchema(after, after.value);
   }
 
   // ---- change requests -------------------------------------------------------------------
@@ -199,7 +207,10 @@ export class WorkflowCommands {
       );
     }
     const proposedValue = action === 'Delete' ? '' : normaliseValue(type, input.value);
-    if (action === 'Update' && live) await this.checkSchema(c, proposedValue);
+    // A deleted config comes back with its schema: the proposal must match it too.
+    if (action === 'Update' && c.exists && (live || !input.type || input.type === c.type)) {
+      await this.checkSchema(c, proposedValue);
+    }
     const expiresInMs =
       input.expiresInSeconds === undefined
         ? this.limits.approvalExpiryMs
@@ -330,6 +341,10 @@ export class WorkflowCommands {
             description: r.newConfig?.description ?? null,
             tags: r.newConfig?.tags ?? [],
             isSensitive: r.isSensitive,
+            // A deleted key comes back with the schema (and default) it had.
+            ...(config.state.exists && r.type === config.state.type
+              ? { schemaId: config.state.schemaId, defaultValue: config.state.defaultValue }
+              : {}),
             changeDescription: `Change request ${r.approvalId}`,
           });
           tenantEvents = decideRegisterConfig(
@@ -347,6 +362,7 @@ export class WorkflowCommands {
           }).events;
         }
         const deployment = this.startEvents(r, config.state, configEvents, ctx.userId, live);
+        await this.checkAfter(config.state, deployment.configEvents);
         batch.add(tenantStream(r.tenantId), tenant, tenantEvents);
         batch.add(configStream(r.configId), config, deployment.configEvents);
         batch.add(
@@ -604,6 +620,9 @@ export class WorkflowCommands {
       deploymentId: d.deploymentId,
       value: d.value,
     });
+    // Schema versions that would refuse a value being rolled out are refused themselves; this
+    // covers the instant in between.
+    await this.checkAfter(config.state, configEvents);
     const after = fold(configDecider, config.state, configEvents);
     const events = completionEvents(d, after.exists ? after.version : 0, promoted);
     const position = await new Batch(ctx)
@@ -704,6 +723,7 @@ export class WorkflowCommands {
           toVersion: d.baseVersion,
           reason,
         });
+        await this.checkAfter(config.state, configEvents);
         restoredVersion = d.baseVersion;
       } else {
         configEvents = decideAbortDeployment(config.state, { configId: d.configId, deploymentId });

@@ -302,12 +302,15 @@ export class ReadQueries {
     );
   }
 
+  /** One version; masked, like the list, if the config is or ever was sensitive. */
   async version(configId: string, version: number) {
     const { rows } = await this.db.query(
-      'SELECT * FROM config_versions WHERE config_id = $1 AND version = $2',
+      `SELECT v.*, COALESCE(c.is_sensitive OR c.ever_sensitive, TRUE) AS sensitive
+         FROM config_versions v LEFT JOIN configurations c USING (config_id)
+        WHERE v.config_id = $1 AND v.version = $2`,
       [configId, version],
     );
-    return rows[0] ? versionView(rows[0], false) : undefined;
+    return rows[0] ? versionView(rows[0], rows[0].sensitive) : undefined;
   }
 
   async auditLogs(filter: {

@@ -97,6 +97,106 @@ describe('config schemas (e2e)', function () {
     expect(await events(t)).to.equal(before);
   });
 
+  it('refuses $async documents (they would pass every value) and takes draft-07 ones', async function () {
+    const t = await tenant();
+    const async = await define(t, 'async', { $async: true, type: 'object' }).expect(422);
+    expect(async.body.field).to.equal('schema');
+    await define(t, 'nested', {
+      type: 'object',
+      properties: { a: { $async: true, type: 'string' } },
+    }).expect(422);
+    await define(t, 'd7', {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      properties: { n: { type: 'integer', exclusiveMaximum: 5 } },
+    }).expect(201);
+    await create(t, { key: 'd7', value: { n: 5 }, schemaId: 'd7' }).expect(422);
+    await create(t, { key: 'd7', value: { n: 4 }, schemaId: 'd7' }).expect(201);
+  });
+
+  it('counts values being rolled out and defaults as in use; checks promotes and reverts', async function () {
+    const t = await tenant();
+    await define(t, 'retry', RETRY).expect(201);
+    const created = await create(t, {
+      key: 'retry',
+      value: { maxAttempts: 3 },
+      defaultValue: { maxAttempts: 2 },
+      schemaId: 'retry',
+    }).expect(201);
+    const configId = created.body.configId as string;
+    const canary = await request(h.url)
+      .post('/api/v1/deployments')
+      .set(auth(t.editor))
+      .send({
+        configId,
+        value: { maxAttempts: 9 },
+        strategy: 'Canary',
+        steps: [50, 100],
+        bakeTimeSeconds: 3600,
+      })
+      .expect(201);
+    const tight = (max: number) => ({
+      ...RETRY,
+      properties: { ...RETRY.properties, maxAttempts: { type: 'integer', maximum: max } },
+    });
+    // The canary's 9 is in use: a version allowing at most 5 is refused, naming the deployment.
+    const refused = await define(t, 'retry', tight(5)).expect(409);
+    expect(refused.body.violations[0]).to.include({
+      what: 'deployment',
+      deploymentId: canary.body.deploymentId,
+    });
+    // The default (2) counts too.
+    const byDefault = await define(t, 'retry', tight(9)).expect(200);
+    expect(byDefault.body.version).to.equal(2);
+    const minimum = { ...tight(9), properties: { maxAttempts: { type: 'integer', minimum: 3 } } };
+    const low = await define(t, 'retry', minimum).expect(409);
+    expect(low.body.violations.map((v: { what: string }) => v.what)).to.deep.equal([
+      'defaultValue',
+    ]);
+    await request(h.url)
+      .post(`/api/v1/deployments/${canary.body.deploymentId}/promote`)
+      .set(auth(t.editor))
+      .expect(200);
+  });
+
+  it('brings a deleted config back through a change request with its schema, checking the proposal', async function () {
+    const t = await tenant();
+    await define(t, 'retry', RETRY).expect(201);
+    const created = await create(t, {
+      key: 'retry',
+      value: { maxAttempts: 3 },
+      schemaId: 'retry',
+    }).expect(201);
+    const configId = created.body.configId as string;
+    await request(h.url).delete(`/api/v1/configs/${configId}`).set(auth(t.editor)).expect(200);
+    await request(h.url)
+      .put(`/api/v1/tenants/${t.tenantId}/approval-policies/Staging`)
+      .set(auth(h.token('tenant-admin', t.tenantId)))
+      .send({ requiredApprovals: 1 })
+      .expect(200);
+    const bad = await request(h.url)
+      .post('/api/v1/approvals')
+      .set(auth(t.editor))
+      .send({ configId, value: { maxAttempts: 99 } })
+      .expect(422);
+    expect(bad.body.field).to.equal('value');
+    const ok = await request(h.url)
+      .post('/api/v1/approvals')
+      .set(auth(t.editor))
+      .send({ configId, value: { maxAttempts: 4 } })
+      .expect(201);
+    const approved = await request(h.url)
+      .post(`/api/v1/approvals/${ok.body.approvalId}/approve`)
+      .set(auth(t.approver))
+      .send({})
+      .expect(200);
+    const back = await request(h.url)
+      .get(`/api/v1/configs/${configId}?minPosition=${approved.headers['x-event-position']}`)
+      .set(auth(t.reader))
+      .expect(200);
+    expect(back.body).to.deep.include({ value: '{"maxAttempts":4}', schemaId: 'retry' });
+  });
+
   it('checks every value written to a config that names a schema', async function () {
     const t = await tenant();
     await define(t, 'retry', RETRY).expect(201);

@@ -372,6 +372,13 @@ describe('configurations API (e2e)', function () {
       .set(auth)
       .expect(200);
     expect(JSON.stringify(versions.body)).not.to.match(secrets);
+    for (const v of [1, 2]) {
+      const one = await request(h.url)
+        .get(`/api/v1/configs/${body.configId}/versions/${v}`)
+        .set(auth)
+        .expect(200);
+      expect(JSON.stringify(one.body)).not.to.match(secrets);
+    }
     const deployment = await request(h.url)
       .get(`/api/v1/deployments/${dep.body.deploymentId}`)
       .set(auth)

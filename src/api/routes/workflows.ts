@@ -3,6 +3,7 @@
  * the workflow commands with a guard that checks the caller's role on the config's tenant and
  * environment before anything is decided.
  */
+import { MASK } from '../../domain/values.js';
 import { Router, type Request, type Response } from 'express';
 import type { Services } from '../../composition.js';
 import { planOf } from '../../domain/deployment.js';
@@ -47,7 +48,12 @@ function limitedEnvironments(res: Response): string[] | null {
 function approvalBody(state: ApprovalState) {
   if (!state.exists) return {};
   const { exists: _e, ...rest } = state;
-  return { ...rest, proposedValue: rest.action === 'Delete' ? null : rest.proposedValue };
+  const mask = (v: string | null) => (rest.isSensitive && v !== null ? MASK : v);
+  return {
+    ...rest,
+    proposedValue: rest.action === 'Delete' ? null : mask(rest.proposedValue),
+    currentValue: mask(rest.currentValue),
+  };
 }
 
 function deploymentBodyOf(state: DeploymentState) {
