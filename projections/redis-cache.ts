@@ -4,8 +4,10 @@
  * The cache holds one hash per (tenant, environment): a field per live key plus `__pos` (the
  * position the hash is current to) and `__etag`. Hashes are created only by the read path, from a
  * consistent Postgres snapshot at a known position (see `FILL_SCRIPT`); this projection applies
- * later events to hashes that exist and skips those that do not. So an evicted, expired or never
- * cached environment is never half-filled, and a Redis restart needs no special handling.
+ * later events to hashes that exist and skips those that do not, and remembers per environment
+ * the position of the last change it saw: a fill from a snapshot older than that is refused. So
+ * an evicted, expired or never cached environment is never half-filled nor filled from before a
+ * change already applied, and a Redis restart needs no special handling.
  *
  * Each batch runs as one Lua script that checks the checkpoint, applies the changes and moves the
  * checkpoint atomically, and publishes every environment the batch changed, cached in Redis or
@@ -63,11 +65,12 @@ for i = 0, n - 1 do
       touched[key] = true
     end
   else
-    -- Not cached: remember the change, so no fill from an older snapshot can be accepted.
-    if pos > tonumber(redis.call('GET', KEYS[2 * env + 1]) or '0') then
-      redis.call('SET', KEYS[2 * env + 1], ARGV[base + 1])
-    end
     touched[key] = true
+  end
+  -- Remember every change, cached or not: once the hash expires, no fill from a snapshot older
+  -- than a change already announced may be accepted (the read model can lag this projection).
+  if pos > tonumber(redis.call('GET', KEYS[2 * env + 1]) or '0') then
+    redis.call('SET', KEYS[2 * env + 1], ARGV[base + 1])
   end
 end
 if ARGV[2] ~= cp then

@@ -183,8 +183,20 @@ export function createHotReadHandler(deps: {
   }
 
   /** A conditional GET with `?wait=` whose ETag matches: answer when the view changes. */
-  function park(req: IncomingMessage, res: ServerResponse, route: Route, etag: string): boolean {
-    if (!route.waitMs || closing || !slots.take()) return false; // the client just polls again
+  function park(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    etag: string,
+    tokenExpiresAt: number,
+  ): boolean {
+    if (!route.waitMs) return false;
+    // No room (or shutting down): answer now, and say when to ask again, so that a client
+    // does not come straight back.
+    if (closing || !slots.take()) {
+      res.setHeader('Retry-After', '5');
+      return false;
+    }
     watchObserver?.opened('long_poll');
     // At shutdown: "not modified" now; the client polls again (another replica).
     const end = () => {
@@ -199,8 +211,11 @@ export function createHotReadHandler(deps: {
       cache,
       target(req, route),
       etag,
-      route.waitMs,
-      (view) => write(req, res, route, view),
+      // Never past the token's life: the next poll then meets the expiry (401).
+      Math.max(0, Math.min(route.waitMs, tokenExpiresAt - Date.now())),
+      (view) => {
+        if (!res.headersSent) write(req, res, route, view);
+      },
       (pushed) => {
         slots.release();
         watchObserver?.closed('long_poll');
@@ -219,6 +234,8 @@ export function createHotReadHandler(deps: {
   ) {
     const t = target(req, route);
     const { snapshot } = await cache.get(route.tenantId, route.environment);
+    // The client may have gone while we waited: nothing to follow, nothing to hold.
+    if (res.destroyed || req.socket.destroyed) return;
     if (route.key !== undefined && !viewOf(snapshot, t)) {
       write(req, res, route, undefined);
       return;
@@ -252,6 +269,7 @@ export function createHotReadHandler(deps: {
     snap: EnvSnapshot,
     source: CacheSource,
     started: number,
+    tokenExpiresAt: number,
   ) {
     // Which side of a canary a client is on matters only while one runs in the environment.
     const clientId = snap.canaries.size > 0 ? clientIdOf(req, route) : undefined;
@@ -260,7 +278,7 @@ export function createHotReadHandler(deps: {
     const ifNoneMatch = req.headers['if-none-match'];
     if (rendered && ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rendered.etag)) {
       // A long poll is not a read's latency: it is counted by the watch metrics instead.
-      if (park(req, res, route, rendered.etag)) return;
+      if (park(req, res, route, rendered.etag, tokenExpiresAt)) return;
       res.writeHead(304, { ETag: rendered.etag, 'Cache-Control': 'no-cache' });
       res.end();
       observer?.served(performance.now() - started, source, 304, kind(route));
@@ -355,7 +373,7 @@ export function createHotReadHandler(deps: {
       if (minPosition === undefined && limited === undefined) {
         const snap = cache.peek(route.tenantId, route.environment);
         if (snap) {
-          respond(req, res, route, snap, 'local', started);
+          respond(req, res, route, snap, 'local', started, principal.expiresAt);
           return true;
         }
       }
@@ -367,7 +385,7 @@ export function createHotReadHandler(deps: {
         const { snapshot, source } = await cache.get(route.tenantId, route.environment, {
           bypassLocal: minPosition !== undefined,
         });
-        respond(req, res, route, snapshot, source, started);
+        respond(req, res, route, snapshot, source, started, principal.expiresAt);
       })().catch((error) => fail(res, error, started, route));
     } catch (error) {
       fail(res, error, started, route);

@@ -151,6 +151,8 @@ export class ConfigClient {
       pending.map(async ([id, counts]) => {
         const [deploymentId, side] = id.split('\u0000') as [string, string];
         try {
+          // Its own deadline, not the follow loop's signal: close() sends what is left after
+          // it has stopped following.
           const res = await this.request(
             `${this.options.baseUrl.replace(/\/+$/, '')}/api/v1/deployments/${encodeURIComponent(deploymentId)}/metrics`,
             {
@@ -158,6 +160,7 @@ export class ConfigClient {
               headers: { 'Content-Type': 'application/json' },
               body: JSON.stringify({ ...counts, side }),
             },
+            AbortSignal.timeout(5000),
           );
           await res.body?.cancel();
           // The deployment finished or is gone: its counts no longer matter.
@@ -269,6 +272,9 @@ export class ConfigClient {
     });
     if (res.status === 304) {
       await res.body?.cancel();
+      // Answered at once (the instance could not hold the poll): wait as long as it asks.
+      const retry = Number(res.headers.get('retry-after'));
+      if (Number.isFinite(retry) && retry > 0) await this.sleep(retry * 1000);
       return true;
     }
     if (res.status !== 200) throw await this.failure(res);
@@ -301,11 +307,15 @@ export class ConfigClient {
     }
   }
 
-  private async request(url: string, init: RequestInit): Promise<Response> {
+  private async request(
+    url: string,
+    init: RequestInit,
+    signal: AbortSignal = this.abort.signal,
+  ): Promise<Response> {
     const headers = new Headers(init.headers);
     headers.set('Authorization', `Bearer ${await this.token()}`);
     if (this.options.clientId) headers.set('X-Client-Id', this.options.clientId);
-    return this.fetch(url, { ...init, headers, signal: this.abort.signal });
+    return this.fetch(url, { ...init, headers, signal });
   }
 
   private async token(): Promise<string> {
@@ -333,7 +343,9 @@ export class ConfigClient {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      // A client waiting to retry does not keep the process alive by itself.
       const timer = setTimeout(done, ms);
+      timer.unref?.();
       this.abort.signal.addEventListener('abort', done, { once: true });
       function done() {
         clearTimeout(timer);

@@ -137,6 +137,35 @@ describe('ConfigClient, the apps’ client (e2e)', function () {
     expect(error).to.have.property('status').that.is.oneOf([403, 404]);
   });
 
+  it('sends the outcomes still recorded when it is closed', async function () {
+    const t = await tenant();
+    const a = await t.create('a', 'x', 'String');
+    await h.project();
+    const started = await request(h.url)
+      .post('/api/v1/deployments')
+      .set('Authorization', `Bearer ${t.editor}`)
+      .send({
+        configId: a,
+        value: 'y',
+        strategy: 'Canary',
+        steps: [50, 100],
+        bakeTimeSeconds: 3600,
+      })
+      .expect(201);
+    const c = client(t.tenantId, t.reader, { clientId: 'pod-1', reportIntervalMs: 60_000 });
+    await c.start();
+    await until('the canary to reach the client', () => c.snapshot?.deployments.a !== undefined);
+    for (let i = 0; i < 10; i++) c.recordOutcome('a', true);
+    await c.close();
+    const head = (await h.services.store.headPosition()).toString();
+    const deployment = await request(h.url)
+      .get(`/api/v1/deployments/${started.body.deploymentId}?minPosition=${head}`)
+      .set('Authorization', `Bearer ${t.reader}`)
+      .expect(200);
+    const totals = deployment.body.metrics.totals;
+    expect(totals.canary.requests + totals.stable.requests).to.equal(10);
+  });
+
   it('reports canary errors for its side, and the canary rolls itself back', async function () {
     const t = await tenant();
     const timeout = await t.create('timeout', 30, 'Integer');

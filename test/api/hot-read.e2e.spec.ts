@@ -239,6 +239,32 @@ describe('hot read path (e2e)', function () {
       expect(await h.services.redis.exists(key)).to.equal(1);
     });
 
+    it('never trusts a fill older than a change already applied to a hash that then expired', async function () {
+      const s = await seed(h);
+      await h.project();
+      const key = h.services.keys.env(s.tenantId, 'Staging');
+      const read = async () =>
+        (
+          await request(h.url)
+            .get(envPath(s.tenantId, 'greeting'))
+            .set('Authorization', `Bearer ${s.reader}`)
+            .expect(200)
+        ).body.value;
+      expect(await read()).to.equal('hello'); // fills the hash
+      await request(h.url)
+        .put(`/api/v1/configs/${s.ids.greeting}`)
+        .set('Authorization', `Bearer ${s.editor}`)
+        .send({ value: 'hola', expectedVersion: 1 })
+        .expect(200);
+      await h.projector.redisCache.catchUpOnce(); // the cache has it, the read model not yet
+      await h.services.redis.del(key); // …and then the hash expires
+      h.api.cache.clear();
+      expect(await read()).to.equal('hello'); // from the lagging read model: provisional
+      await h.project();
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(await read()).to.equal('hola');
+    });
+
     it('answers 503 with Retry-After when the projections do not reach minPosition in time', async function () {
       const slow = await startHarness({
         overrides: { ConfigService__ReadYourWritesTimeout: 'PT0.3S' },

@@ -2,6 +2,7 @@ import http from 'node:http';
 import { expect } from 'chai';
 import request from 'supertest';
 import { signToken } from '../../src/api/auth.js';
+import { ConfigClient } from '../../src/client/config-client.js';
 import { onCanary } from '../../src/domain/deployment.js';
 import { startHarness, uniqueTenant, type Harness } from '../support/harness.js';
 
@@ -374,6 +375,50 @@ describe('live updates: long polls and event streams (e2e)', function () {
     });
   });
 
+  describe('clients that leave or outlive their token', function () {
+    it('holds no slot for a stream whose client left while it was opening', async function () {
+      const t = await tenant();
+      const held = await h.services.pool.connect();
+      try {
+        // A cold environment whose first read waits on PostgreSQL, which we hold.
+        await held.query('BEGIN');
+        await held.query('LOCK TABLE configurations IN ACCESS EXCLUSIVE MODE');
+        for (let i = 0; i < 2; i++) {
+          const req = http.get(`${h.url}${envPath(t)}`, {
+            headers: { Authorization: `Bearer ${t.reader}`, Accept: 'text/event-stream' },
+          });
+          req.on('error', () => undefined);
+          await sleep(150);
+          req.destroy();
+        }
+        await sleep(100);
+      } finally {
+        await held.query('COMMIT');
+        held.release();
+      }
+      await sleep(500);
+      expect(h.api.cache.watcherCount).to.equal(0);
+    });
+
+    it('answers a long poll when its token expires, not with data after it', async function () {
+      const t = await tenant();
+      const a = await create(t, 'a', 'one');
+      const { etag } = await current(t, undefined, a.position);
+      const shortLived = signToken(
+        h.settings.jwt,
+        { sub: 'app', roles: ['reader'], tenant_id: t.tenantId },
+        '2s',
+      );
+      const started = Date.now();
+      const res = await request(h.url)
+        .get(`${envPath(t)}?wait=20`)
+        .set('Authorization', `Bearer ${shortLived}`)
+        .set('If-None-Match', etag);
+      expect(res.status).to.equal(304);
+      expect(Date.now() - started).to.be.below(5000);
+    });
+  });
+
   describe('limits and metrics', function () {
     it('refuses streams beyond ConfigService__MaxWatchers with 503, and counts watchers', async function () {
       const t = await tenant();
@@ -392,13 +437,31 @@ describe('live updates: long polls and event streams (e2e)', function () {
       const refused = await open(envPath(t), t.reader);
       expect(refused.status).to.equal(503);
       expect(refused.headers['retry-after']).to.equal('5');
-      // A long poll over the limit is answered as a plain conditional GET.
+      // A long poll over the limit is answered as a plain conditional GET, saying when to retry.
       const { etag } = await current(t);
-      await request(h.url)
+      const full = await request(h.url)
         .get(`${envPath(t)}?wait=30`)
         .set('Authorization', `Bearer ${t.reader}`)
         .set('If-None-Match', etag)
         .expect(304);
+      expect(full.headers['retry-after']).to.equal('5');
+      // …which the apps' client honours instead of polling again at once.
+      let requests = 0;
+      const poller = new ConfigClient({
+        baseUrl: h.url,
+        tenantId: t.tenantId,
+        environment: 'Staging',
+        token: t.reader,
+        mode: 'poll',
+        fetch: (input, init) => {
+          requests++;
+          return fetch(input, init);
+        },
+      });
+      await poller.start();
+      await sleep(1000);
+      await poller.close();
+      expect(requests).to.be.at.most(3);
       open6[0]!.close();
       await sleep(200);
       const again = await open(envPath(t), t.reader);
