@@ -25,7 +25,7 @@ import { HotReadCache } from './queries/hot-read-cache.js';
 import { Authenticator } from './api/auth.js';
 import { createHotReadHandler } from './api/hot-read.js';
 import { HttpProblem, badRequest, errorHandler } from './api/problem.js';
-import { unstorablePath } from './domain/values.js';
+import { MAX_JSON_DEPTH, unstorablePath } from './domain/values.js';
 import { correlationIdOf, traceIdOf } from './api/context.js';
 import { healthRoutes } from './api/routes/health.js';
 import { openApiRouter } from './api/openapi.js';
@@ -201,8 +201,11 @@ export function createApi(s: Services): ApiServer {
     next(
       badRequest([
         {
-          field: bad || '(body)',
-          message: 'contains a NUL or an unpaired surrogate character, which cannot be stored',
+          field: bad.path || '(body)',
+          message:
+            bad.why === 'text'
+              ? 'contains a NUL or an unpaired surrogate character, which cannot be stored'
+              : `is nested more than ${MAX_JSON_DEPTH} levels deep`,
         },
       ]),
     );
@@ -261,13 +264,18 @@ export function createApi(s: Services): ApiServer {
     inFlight.set(socket, 0);
     socket.on('close', () => inFlight.delete(socket));
   });
+  const answering = new Set<http.ServerResponse>();
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket;
     inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    // While closing, every answer says so: a client must not queue its next request here.
+    if (closing) res.shouldKeepAlive = false;
+    answering.add(res);
     let done = false;
     const finished = () => {
       if (done) return;
       done = true;
+      answering.delete(res);
       const busy = (inFlight.get(socket) ?? 1) - 1;
       inFlight.set(socket, busy);
       if (closing && busy === 0) socket.destroySoon();
@@ -286,6 +294,8 @@ export function createApi(s: Services): ApiServer {
      */
     async close(graceMs = 10_000) {
       closing = true;
+      // Answers still to come close their connection, so no request is queued behind them.
+      for (const res of answering) if (!res.headersSent) res.shouldKeepAlive = false;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       hotRead.shutdown();
       // Idle keep-alive connections go now, busy ones as soon as their answer is out.

@@ -92,7 +92,7 @@ function toPrincipal(claims: jwt.JwtPayload): Principal {
     throw unauthorized('The token has no sub claim');
   // The sub is recorded on every event and in changed_by/created_by (255 characters).
   if (
-    claims.sub.length > 255 ||
+    Array.from(claims.sub).length > 255 ||
     /[\u0000-\u001f\u007f]/.test(claims.sub) ||
     !isStorableText(claims.sub)
   ) {

@@ -11,23 +11,36 @@ const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff
 
 export const isStorableText = (text: string): boolean => !UNSTORABLE.test(text);
 
+/** Deeper JSON than this is refused: nothing needs it, and deep recursion can exhaust the stack. */
+export const MAX_JSON_DEPTH = 64;
+
 /**
- * The path (`a.b[2]`) of the first string or key under `value` that cannot be stored, '' for
- * `value` itself, or undefined when all of it can.
+ * The first string or key under `value` that cannot be stored (its path, `a.b[2]`; '' for
+ * `value` itself), or the first value nested deeper than MAX_JSON_DEPTH; undefined when all of
+ * it is fine. Iterative, so any depth is safe to inspect.
  */
-export function unstorablePath(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return isStorableText(value) ? undefined : path;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const bad = unstorablePath(value[i], `${path}[${i}]`);
-      if (bad !== undefined) return bad;
+export function unstorablePath(
+  value: unknown,
+): { path: string; why: 'text' | 'depth' } | undefined {
+  const stack: [unknown, string, number][] = [[value, '', 0]];
+  while (stack.length) {
+    const [v, path, depth] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (!isStorableText(v)) return { path, why: 'text' };
+      continue;
     }
-  } else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const at = path ? `${path}.${k}` : k;
-      if (!isStorableText(k)) return at;
-      const bad = unstorablePath(v, at);
-      if (bad !== undefined) return bad;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_JSON_DEPTH) return { path, why: 'depth' };
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`, depth + 1]);
+    } else {
+      const entries = Object.entries(v);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, child] = entries[i]!;
+        const at = path ? `${path}.${k}` : k;
+        if (!isStorableText(k)) return { path: at, why: 'text' };
+        stack.push([child, at, depth + 1]);
+      }
     }
   }
   return undefined;

@@ -42,10 +42,19 @@ describe('values: normaliseValue', () => {
     });
 
     it('finds the path of unstorable text anywhere in a body', () => {
-      expect(unstorablePath({ a: 'fine', b: [1, 'x', { c: 'n\u0000' }] })).to.equal('b[2].c');
-      expect(unstorablePath({ 'k\ud800': 1 })).to.equal('k\ud800');
-      expect(unstorablePath('\u0000')).to.equal('');
-      expect(unstorablePath({ a: ['\ud83d\ude00'] })).to.equal(undefined);
+      expect(unstorablePath({ a: 'fine', b: [1, 'x', { c: 'n\u0000' }] })?.path).to.equal('b[2].c');
+      expect(unstorablePath({ 'k\ud800': 1 })?.path).to.equal('k\ud800');
+      expect(unstorablePath('\u0000')).to.deep.equal({ path: '', why: 'text' });
+      expect(unstorablePath({ a: ['\ud83d\ude00', '漢字', 'ё'] })).to.equal(undefined);
+    });
+
+    it('refuses JSON nested deeper than 64 levels, at any depth without exhausting the stack', () => {
+      let deep: unknown = 'x';
+      for (let i = 0; i < 200_000; i++) deep = [deep];
+      expect(unstorablePath({ value: deep })?.why).to.equal('depth');
+      let ok: unknown = 'x';
+      for (let i = 0; i < 60; i++) ok = { n: ok };
+      expect(unstorablePath(ok)).to.equal(undefined);
     });
 
     for (const input of [42, true, null, undefined, { a: 1 }, ['a']]) {

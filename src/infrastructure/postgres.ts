@@ -68,8 +68,9 @@ export function parsePostgresConnectionString(value: string): PgConfig {
       break;
     case 'allow':
     case 'prefer':
-      // node-postgres cannot fall back from TLS to plaintext: ask for TLS without verification.
-      config.ssl = { rejectUnauthorized: false };
+      // Npgsql may fall back to plaintext here; node-postgres cannot fall back from TLS, so these
+      // connect without it (as Npgsql does against a server without TLS). Use Require or above
+      // to insist on encryption.
       break;
     case 'require':
       config.ssl = { rejectUnauthorized: false };

@@ -37,11 +37,43 @@ describe('API shutdown (e2e)', function () {
           (res) => res.status,
           (error: Error) => error.message,
         );
+      // One keep-alive connection: a write queued behind a slow read.
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const viaAgent = (method: string, path: string, body?: object) =>
+        new Promise<string>((resolve) => {
+          const req = http.request(
+            `${h.url}${path}`,
+            {
+              method,
+              agent,
+              headers: {
+                Authorization: `Bearer ${reader}`,
+                'Content-Type': 'application/json',
+              },
+            },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(`${res.statusCode} ${res.headers.connection}`));
+            },
+          );
+          req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+          req.end(body ? JSON.stringify(body) : undefined);
+        });
+      const slow = viaAgent('GET', `/api/v1/tenants/${tenantId}?minPosition=${head + 1000n}`);
+      const queued = viaAgent('POST', '/api/v1/configs', { tenantId, key: 'k', value: 'v' }).then(
+        (r) => (r.startsWith('ECONNREFUSED') ? 'ECONNREFUSED' : /^\d/.test(r) ? 'answered' : r),
+      );
       await new Promise((r) => setTimeout(r, 200));
       const closing = h.api.close();
       expect(await streamEnded).to.equal('ended');
       expect(await waiting).to.equal(503); // a whole answer, not a reset connection
+      expect(await slow).to.equal('503 close');
+      const queuedOutcome = await queued;
       await closing;
+      agent.destroy();
+      // A request queued behind it on the same keep-alive connection was never half-sent: the
+      // answer closed that connection, so the client had to open another (refused once closed).
+      expect(queuedOutcome).to.be.oneOf(['ECONNREFUSED', 'answered']);
       // New connections are refused once closed.
       const after = await fetch(`${h.url}/health`).then(
         () => 'answered',
