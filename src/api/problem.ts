@@ -139,7 +139,11 @@ export function writeProblem(res: ServerResponse, problem: HttpProblem, instance
 export function errorHandler(log: (error: unknown) => void): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const problem = toProblem(error);
-    if (problem.status >= 500) log(error);
+    // A 503 of our own (read-your-writes timed out, watchers full) is an answer, not a fault:
+    // it says when to retry, and the lag metrics and alerts tell the story.
+    if (problem.status >= 500 && !(error instanceof HttpProblem && problem.status === 503)) {
+      log(error);
+    }
     if ((res as Response).headersSent) return;
     if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     writeProblem(res, problem, req.originalUrl);
