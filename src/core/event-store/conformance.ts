@@ -261,6 +261,23 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
       expect(all.map((e) => e.id)).to.deep.equal(seen.map((e) => e.id));
     });
 
+    it('wakes a first wait for events written before it started listening', async function () {
+      this.timeout(20_000);
+      const fresh = await target.open();
+      try {
+        const mark = fresh.wakeMark();
+        // Written while the fresh store listens to nothing yet: its notice reaches nobody.
+        await store.append([{ streamId: `${prefix}early`, expected: 'any', events: [newEvent()] }]);
+        const waited = await Promise.race([
+          fresh.waitForEvents(60_000, undefined, mark).then(() => 'woken'),
+          new Promise((r) => setTimeout(() => r('slept'), 8_000)),
+        ]);
+        expect(waited).to.equal('woken');
+      } finally {
+        await fresh.close();
+      }
+    });
+
     it('keeps a wake-up that arrives between a read and the wait (no idle timeout lost)', async function () {
       this.timeout(20_000);
       // Start listening (adapters open their wake-up channel on the first wait).

@@ -309,6 +309,11 @@ export class KurrentDbEventStore implements EventStore {
     subscription.on('data', () => {
       this.wakeups.wakeAll();
     });
+    // It starts at the end of $all: events written before the server confirmed it woke nobody,
+    // so wake every waiter once to read again.
+    subscription.on('confirmation', () => {
+      this.wakeups.wakeAll();
+    });
     // Without an 'error' listener a dropped subscription would crash the process.
     subscription.on('error', drop);
     subscription.on('end', drop);

@@ -189,6 +189,9 @@ export class PostgresEventStore implements EventStore {
         return;
       }
       this.listener = client;
+      // Anything committed before LISTEN took effect sent its NOTIFY to nobody: wake every
+      // waiter once, so that each reads again instead of sleeping through it.
+      this.wakeups.wakeAll();
     })().catch((error) => {
       this.listening = undefined;
       throw error;
