@@ -70,9 +70,11 @@ async function readWholeLog(store: Services['store']): Promise<RecordedEvent[]> 
 }
 
 /** One NDJSON line of a made-up event. */
+/** Lines of a hand-made export: positions rise line by line, as in a real one. */
+let nextPosition = 1;
 function line(streamId: string, revision: number, extra: Partial<ExportedEvent> = {}): string {
   return JSON.stringify({
-    position: '1',
+    position: String(nextPosition++),
     streamId,
     revision: String(revision),
     id: randomUUID(),
@@ -258,6 +260,44 @@ describe('event export / import (integration)', function () {
     expect((await h.services.store.readStream(first)).events).to.have.length(3);
     expect((await h.services.store.readStream(second)).events).to.have.length(0);
     expect(await eventCount(h)).to.equal(before + 3);
+  });
+
+  it('finds a stream gap and lines out of order in the check pass, and refuses another log', async function () {
+    const before = await eventCount(h);
+    const s1 = `xfer-g-${randomUUID()}`;
+    const s2 = `xfer-h-${randomUUID()}`;
+    const gap = [line(s1, 0), line(s1, 2)].join('\n');
+    const a = line(s2, 0);
+    const b = line(s1, 0);
+    const reordered = [b, a].join('\n'); // b was written after a
+    for (const [text, message] of [
+      [gap, /^line 2: stream '.*' continues at revision 2, not 1/],
+      [reordered, /^line 2: position \d+ does not follow \d+/],
+    ] as const) {
+      // The check pass (what the CLI runs first) catches it, appending nothing.
+      let error: unknown;
+      try {
+        await importEvents(h.services.store, { input: Readable.from([text]), dryRun: true });
+      } catch (e) {
+        error = e;
+      }
+      expect((error as Error).message).to.match(message);
+    }
+    expect(await eventCount(h)).to.equal(before);
+    // The same id claimed at another revision is not "already imported".
+    const s3 = `xfer-i-${randomUUID()}`;
+    const first = line(s3, 0);
+    await importEvents(h.services.store, {
+      input: Readable.from([[first, line(s3, 1)].join('\n')]),
+    });
+    const moved = { ...(JSON.parse(first) as ExportedEvent), revision: '5', position: '999999' };
+    let error: unknown;
+    try {
+      await importEvents(h.services.store, { input: Readable.from([JSON.stringify(moved)]) });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as Error).message).to.match(/at revision 0, not 5: not the same log/);
   });
 
   it('names the line and the field when one is missing or wrong; a dry run appends nothing', async function () {

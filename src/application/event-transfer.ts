@@ -181,6 +181,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface Parsed {
   line: number;
+  position: bigint;
   streamId: string;
   revision: bigint;
   event: NewEvent;
@@ -218,6 +219,10 @@ export async function importEvents(
   let lineNo = 0;
   let events = 0;
   let batch: Batch | undefined;
+  // An export is the log in order: positions rise line by line, and each stream's revisions
+  // follow on without gaps. Checked before anything is appended (also in a dry run).
+  let lastPosition = -1n;
+  const nextRevision = new Map<string, bigint>();
 
   const flush = async () => {
     if (!batch) return;
@@ -236,6 +241,23 @@ export async function importEvents(
       let parsed: Parsed;
       try {
         parsed = parseLine(text, lineNo);
+        if (parsed.position <= lastPosition) {
+          throw new EventImportError(
+            lineNo,
+            `position ${parsed.position} does not follow ${lastPosition}: an export lists the ` +
+              'log in order',
+          );
+        }
+        const expected = nextRevision.get(parsed.streamId);
+        if (expected !== undefined && parsed.revision !== expected) {
+          throw new EventImportError(
+            lineNo,
+            `stream '${parsed.streamId}' continues at revision ${parsed.revision}, not ` +
+              `${expected}: the file is missing or repeating events of it`,
+          );
+        }
+        lastPosition = parsed.position;
+        nextRevision.set(parsed.streamId, parsed.revision + 1n);
       } catch (error) {
         // Everything before the bad line goes in; nothing from it on.
         await flush();
@@ -286,12 +308,30 @@ async function appendBatch(store: EventStore, b: Batch): Promise<void> {
   }
 }
 
-function appendRun(store: EventStore, streamId: string, first: bigint, items: Parsed[]) {
+async function appendRun(store: EventStore, streamId: string, first: bigint, items: Parsed[]) {
   const expected: ExpectedRevision = first === 0n ? 'no_stream' : first - 1n;
-  return store.append([{ streamId, expected, events: items.map((i) => i.event) }]);
+  const result = await store.append([{ streamId, expected, events: items.map((i) => i.event) }]);
+  const last = items[items.length - 1]!.revision;
+  if (result.streams[0]?.nextExpectedRevision !== last) {
+    // Answered as already stored (idempotent by id): the ids must be where the file says.
+    const stored = new Map(
+      (await store.readStream(streamId)).events.map((e) => [e.id, e.revision] as const),
+    );
+    for (const item of items) {
+      if (stored.get(item.event.id) !== item.revision) {
+        throw new EventImportError(
+          item.line,
+          `event ${item.event.id} is in stream '${streamId}' at revision ` +
+            `${stored.get(item.event.id) ?? 'none'}, not ${item.revision}: not the same log`,
+        );
+      }
+    }
+  }
+  return result;
 }
 
 function explain(error: unknown, item: Parsed, streamId: string): unknown {
+  if (error instanceof EventImportError) return error;
   if (error instanceof WrongExpectedVersionError) {
     const actual =
       error.actual === undefined
@@ -364,7 +404,7 @@ export function parseLine(text: string, line: number): Parsed {
     if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
     throw bad(field, 'a non-negative integer (as a decimal string)');
   };
-  integer('position');
+  const position = integer('position');
   const revision = integer('revision');
   if (typeof o.streamId !== 'string' || o.streamId === '')
     throw bad('streamId', 'a non-empty string');
@@ -379,6 +419,7 @@ export function parseLine(text: string, line: number): Parsed {
   if (typeof metadata.schemaVersion !== 'number') throw bad('metadata.schemaVersion', 'a number');
   return {
     line,
+    position,
     streamId: o.streamId,
     revision,
     event: {

@@ -38,6 +38,9 @@ function fold(events: RecordedEvent[], cut: Cut) {
     if ('version' in cut && isVersioned(event) && event.data.version > cut.version) break;
     state = evolveConfiguration(state, event);
     last = e;
+    // Version N is the state its own event made: nothing after it (not even a deployment taking
+    // the config in the same append) belongs to it.
+    if ('version' in cut && isVersioned(event) && event.data.version === cut.version) break;
   }
   return { state, last };
 }
@@ -128,6 +131,7 @@ export class Replay {
   async environmentAt(tenantId: string, environment: string, cut: Cut) {
     const { events } = await this.store.readStream(tenantStream(tenantId));
     if (!events.length) return undefined;
+    if (!before(events[0]!, cut)) return 'not-yet' as const;
     const ids = new Set<string>();
     for (const e of events as unknown as TenantEvent[]) {
       if (e.type === 'ConfigurationRegistered' && e.data.environment === environment) {

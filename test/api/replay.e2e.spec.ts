@@ -160,6 +160,21 @@ describe('replay from the event log (e2e)', function () {
       expect(atTime.body.asOf).to.deep.equal({ at: between });
     });
 
+    it('answers version N as its own event made it, not with a deployment that followed', async function () {
+      const t = await tenant();
+      const { configId } = await create(t, { key: 'k', value: 'a' });
+      await request(h.url)
+        .post('/api/v1/deployments')
+        .set(auth(t.editor))
+        .send({ configId, value: 'b', strategy: 'Direct' })
+        .expect(201);
+      const v1 = await replay(t.reader, configId, '?version=1').expect(200);
+      expect(v1.body).to.include({ version: 1, value: 'a', deploymentId: null });
+      expect(v1.body.lastEvent).to.include({ type: 'ConfigurationCreated', revision: 0 });
+      const v2 = await replay(t.reader, configId, '?version=2').expect(200);
+      expect(v2.body).to.include({ version: 2, value: 'b' });
+    });
+
     it('answers 404 naming the field before the configuration existed or beyond its versions', async function () {
       const t = await tenant();
       const { configId } = await create(t, { key: 'later', value: 'x' });
@@ -234,6 +249,12 @@ describe('replay from the event log (e2e)', function () {
         .set(auth(t.reader))
         .expect(200);
       expect(before.body.configs).to.deep.equal({});
+      // Before the tenant itself existed: 404 naming the point, not an empty environment.
+      const earlier = await request(h.url)
+        .get(`${path}?position=${BigInt(t.position) - 1n}`)
+        .set(auth(t.reader))
+        .expect(404);
+      expect(earlier.body.field).to.equal('position');
     });
 
     it("hides another tenant's configurations and environments", async function () {

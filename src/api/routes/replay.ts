@@ -94,10 +94,20 @@ export function replayRoutes(s: Services): Router {
     const environment = parseInput(environmentSchema, req.params.environment, 'environment');
     const q = parseInput(environmentReplayQuery, req.query);
     authorize(principalOf(res), 'read', tenantId, environment);
-    const { cut, asOf } = cutOf(q);
+    const { cut, asOf, field } = cutOf(q);
     const found = await s.replay.environmentAt(tenantId, environment, cut);
     if (!found) {
       throw new DomainError('not_found', `Tenant '${tenantId}' not found`, 'tenantId');
+    }
+    if (found === 'not-yet') {
+      throw new HttpProblem(
+        404,
+        'Not found',
+        `Tenant '${tenantId}' did not exist yet at that point`,
+        {
+          field,
+        },
+      );
     }
     res.json({ asOf, ...found });
   });

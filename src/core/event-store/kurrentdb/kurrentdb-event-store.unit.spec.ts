@@ -247,6 +247,8 @@ class FakeClient {
       },
     });
     this.subscribers.add(subscription);
+    // The server confirms a live subscription once it is established, as the real client emits.
+    setImmediate(() => subscription.emit('confirmation'));
     return subscription;
   }
 
