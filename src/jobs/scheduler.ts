@@ -20,9 +20,13 @@ const causeOf = (e: RecordedEvent) => ({
 });
 
 export function jobScheduler(queues: Queues, now: () => number = Date.now): PostgresProjection {
-  // The bake time counts from when the event was recorded, not from when this reactor saw it.
-  const delayUntil = (recordedAt: Date, ms: number) =>
-    Math.max(0, recordedAt.getTime() + ms - now());
+  // The bake time counts from when the step was decided (the event's own timestamp, which a
+  // restore keeps), not from when this reactor saw it or the store recorded it.
+  const delayUntil = (e: RecordedEvent, ms: number) => {
+    const decided = Date.parse(String(e.metadata.timestamp));
+    const from = Number.isFinite(decided) ? decided : e.recordedAt.getTime();
+    return Math.max(0, from + ms - now());
+  };
 
   /** The next step job: after the bake time of the step the deployment just entered. */
   async function onDeployment(e: RecordedEvent, event: DeploymentEvent) {
@@ -45,7 +49,7 @@ export function jobScheduler(queues: Queues, now: () => number = Date.now): Post
       },
       {
         jobId: stepJobId(event.data.deploymentId, step.stepIndex, e.revision),
-        delay: delayUntil(e.recordedAt, step.bakeTimeSeconds * 1000),
+        delay: delayUntil(e, step.bakeTimeSeconds * 1000),
       },
     );
   }
