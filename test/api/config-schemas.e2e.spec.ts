@@ -51,6 +51,16 @@ describe('config schemas (e2e)', function () {
       .set(auth(t.editor))
       .send({ tenantId: t.tenantId, environment: 'Staging', type: 'JSON', ...body });
 
+  /** A tenant with schema `retry` and a config `retry` that names it. */
+  async function retryConfig(value: unknown, extra: Record<string, unknown> = {}) {
+    const t = await tenant();
+    await define(t, 'retry', RETRY).expect(201);
+    const created = await create(t, { key: 'retry', value, schemaId: 'retry', ...extra }).expect(
+      201,
+    );
+    return { t, configId: created.body.configId as string };
+  }
+
   /** Events of the tenant: a refused write must add none. */
   async function events(t: Tenant): Promise<number> {
     const { rows } = await h.services.pool.query<{ n: number }>(
@@ -115,15 +125,10 @@ describe('config schemas (e2e)', function () {
   });
 
   it('counts values being rolled out and defaults as in use; checks promotes and reverts', async function () {
-    const t = await tenant();
-    await define(t, 'retry', RETRY).expect(201);
-    const created = await create(t, {
-      key: 'retry',
-      value: { maxAttempts: 3 },
-      defaultValue: { maxAttempts: 2 },
-      schemaId: 'retry',
-    }).expect(201);
-    const configId = created.body.configId as string;
+    const { t, configId } = await retryConfig(
+      { maxAttempts: 3 },
+      { defaultValue: { maxAttempts: 2 } },
+    );
     const canary = await request(h.url)
       .post('/api/v1/deployments')
       .set(auth(t.editor))
@@ -160,14 +165,7 @@ describe('config schemas (e2e)', function () {
   });
 
   it('brings a deleted config back through a change request with its schema, checking the proposal', async function () {
-    const t = await tenant();
-    await define(t, 'retry', RETRY).expect(201);
-    const created = await create(t, {
-      key: 'retry',
-      value: { maxAttempts: 3 },
-      schemaId: 'retry',
-    }).expect(201);
-    const configId = created.body.configId as string;
+    const { t, configId } = await retryConfig({ maxAttempts: 3 });
     await request(h.url).delete(`/api/v1/configs/${configId}`).set(auth(t.editor)).expect(200);
     await request(h.url)
       .put(`/api/v1/tenants/${t.tenantId}/approval-policies/Staging`)
@@ -264,18 +262,7 @@ describe('config schemas (e2e)', function () {
   });
 
   it('refuses a new version that a live config would not match, naming it', async function () {
-    const t = await tenant();
-    await define(t, 'retry', RETRY).expect(201);
-    const created = await create(t, {
-      key: 'retry',
-      value: { maxAttempts: 8 },
-      schemaId: 'retry',
-    }).expect(201);
-    // The read model must know the config before the next version is judged against it.
-    await request(h.url)
-      .get(`/api/v1/configs/${created.body.configId}?minPosition=${created.body.position}`)
-      .set(auth(t.reader))
-      .expect(200);
+    const { t, configId } = await retryConfig({ maxAttempts: 8 });
     const tighter = {
       ...RETRY,
       properties: { ...RETRY.properties, maxAttempts: { type: 'integer', maximum: 5 } },
@@ -283,26 +270,26 @@ describe('config schemas (e2e)', function () {
     const refused = await define(t, 'retry', tighter).expect(409);
     expect(refused.body.field).to.equal('schema');
     expect(refused.body.violations[0]).to.include({
-      configId: created.body.configId,
+      configId: configId,
       key: 'retry',
       environment: 'Staging',
     });
     // Rolling back to a version that no longer fits is refused too, once the schema is tighter.
     await request(h.url)
-      .put(`/api/v1/configs/${created.body.configId}`)
+      .put(`/api/v1/configs/${configId}`)
       .set(auth(t.editor))
       .send({ value: { maxAttempts: 4 }, expectedVersion: 1 })
       .expect(200);
     const fix = await request(h.url)
       .get(
-        `/api/v1/configs/${created.body.configId}?minPosition=${(await h.services.store.headPosition()).toString()}`,
+        `/api/v1/configs/${configId}?minPosition=${(await h.services.store.headPosition()).toString()}`,
       )
       .set(auth(t.reader))
       .expect(200);
     expect(fix.body.version).to.equal(2);
     await define(t, 'retry', tighter).expect(200);
     const rollback = await request(h.url)
-      .post(`/api/v1/configs/${created.body.configId}/rollback`)
+      .post(`/api/v1/configs/${configId}/rollback`)
       .set(auth(t.editor))
       .send({ version: 1 })
       .expect(422);
