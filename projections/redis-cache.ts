@@ -62,11 +62,11 @@ for i = 0, n - 1 do
         redis.call('HSET', key, ARGV[base + 2], ARGV[base + 3])
       end
       redis.call('HSET', key, '__pos', ARGV[base + 1], '__etag', ARGV[base + 1])
-      touched[key] = true
     end
-  else
-    touched[key] = true
   end
+  -- Announced even when the hash already had it (filled from a read model that was ahead):
+  -- an instance may still hold a copy from before the change.
+  touched[key] = true
   -- Remember every change, cached or not: once the hash expires, no fill from a snapshot older
   -- than a change already announced may be accepted (the read model can lag this projection).
   if pos > tonumber(redis.call('GET', KEYS[2 * env + 1]) or '0') then

@@ -169,21 +169,17 @@ export function decideUpdateTenant(state: TenantState, cmd: UpdateTenant): Tenan
     }
   }
   // A new tier brings its quotas, unless the request names them, the tenant had quotas of its
-  // own, or (downgrading) the new ones would be below what is in use.
+  // own (not any tier's default: a downgrade may have kept a higher tier's), or (downgrading) the
+  // new ones would be below what is in use.
   if (changes.tier !== undefined) {
-    const before = TIER_DEFAULTS[tenant.tier];
     const after = TIER_DEFAULTS[changes.tier];
     const inUse = {
       maxConfigurations: tenant.configs.size,
       maxEnvironments: environmentsInUse(tenant).size,
     };
     for (const q of ['maxConfigurations', 'maxEnvironments'] as const) {
-      if (
-        cmd[q] === undefined &&
-        tenant[q] === before[q] &&
-        after[q] !== tenant[q] &&
-        after[q] >= inUse[q]
-      ) {
+      const fromATier = Object.values(TIER_DEFAULTS).some((d) => d[q] === tenant[q]);
+      if (cmd[q] === undefined && fromATier && after[q] !== tenant[q] && after[q] >= inUse[q]) {
         changes[q] = after[q];
       }
     }
@@ -273,9 +269,14 @@ export function requireLiveTenant(state: TenantState, tenantId: string) {
   return state;
 }
 
+/** An own property only: an environment may be called `constructor` or `toString`. */
+const own = (record: Readonly<Record<string, number>>, key: string): number | undefined =>
+  Object.hasOwn(record, key) ? record[key] : undefined;
+
 export function requiredApprovals(state: TenantState, environment: string): number {
-  if (!state.exists) return DEFAULT_APPROVAL_POLICY[environment] ?? 0;
-  return state.approvalPolicy[environment] ?? DEFAULT_APPROVAL_POLICY[environment] ?? 0;
+  const fallback = own(DEFAULT_APPROVAL_POLICY, environment) ?? 0;
+  if (!state.exists) return fallback;
+  return own(state.approvalPolicy, environment) ?? fallback;
 }
 
 /** The policy of every environment the tenant uses or configured, defaults included. */

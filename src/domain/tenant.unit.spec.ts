@@ -12,6 +12,7 @@ import {
   decideUpdateTenant,
   evolveTenant,
   initialTenantState,
+  requiredApprovals,
   type QuotaLimits,
   type TenantEvent,
   type TenantProfile,
@@ -184,6 +185,29 @@ describe('tenant: update', () => {
       .when((s) => decideUpdateTenant(s, { tenantId, tier: 'Enterprise' }))
       .then([updated({ tier: 'Enterprise', maxConfigurations: 10000, maxEnvironments: 20 })]);
     expect(state).to.include({ maxConfigurations: 10000, maxEnvironments: 20 });
+  });
+
+  it('moves quotas a downgrade had to keep when the tier changes again', () => {
+    // Standard (500 / 6) with configurations in 5 environments.
+    const registered = ['a', 'b', 'c', 'd', 'e'].map((env, i): TenantEvent => ({
+      type: 'ConfigurationRegistered',
+      data: { tenantId, configId: `cfg_${i}`, key: 'k', environment: env },
+    }));
+    const down = given([created(), ...registered])
+      .when((s) => decideUpdateTenant(s, { tenantId, tier: 'Free' }))
+      .then([updated({ tier: 'Free', maxConfigurations: 100 })]); // 4 environments < 5 in use
+    expect(down).to.include({ maxEnvironments: 6 });
+    given([created(), ...registered, updated({ tier: 'Free', maxConfigurations: 100 })])
+      .when((s) => decideUpdateTenant(s, { tenantId, tier: 'Professional' }))
+      .then([updated({ tier: 'Professional', maxConfigurations: 1000, maxEnvironments: 8 })]);
+  });
+
+  it('reads an environment called constructor or toString as any other (no approvals)', () => {
+    const state = given([created()]).state;
+    for (const env of ['constructor', 'toString', 'valueOf', 'hasOwnProperty']) {
+      expect(requiredApprovals(state, env), env).to.equal(0);
+      expect(requiredApprovals(initialTenantState(), env), env).to.equal(0);
+    }
   });
 
   it('keeps quotas of its own, and quotas named in the request, when the tier changes', () => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { startHarness, uniqueTenant, type Harness } from '../support/harness.js';
+import { HotReadCache } from '../../src/queries/hot-read-cache.js';
 
 async function seed(h: Harness) {
   const tenantId = uniqueTenant('hot');
@@ -263,6 +264,50 @@ describe('hot read path (e2e)', function () {
       await h.project();
       await new Promise((r) => setTimeout(r, 1100));
       expect(await read()).to.equal('hola');
+    });
+
+    it('announces a change to instances even when another instance filled the hash with it first', async function () {
+      const s = await seed(h);
+      await h.project();
+      const key = h.services.keys.env(s.tenantId, 'Staging');
+      const read = async () =>
+        (
+          await request(h.url)
+            .get(envPath(s.tenantId, 'greeting'))
+            .set('Authorization', `Bearer ${s.reader}`)
+            .expect(200)
+        ).body.value;
+      expect(await read()).to.equal('hello'); // this instance holds a copy
+      await h.services.redis.del(key); // the hash expires
+      await request(h.url)
+        .put(`/api/v1/configs/${s.ids.greeting}`)
+        .set('Authorization', `Bearer ${s.editor}`)
+        .send({ value: 'bye', expectedVersion: 1 })
+        .expect(200);
+      // A later write elsewhere: the read model's checkpoint moves past the change.
+      await request(h.url)
+        .patch(`/api/v1/tenants/${s.tenantId}`)
+        .set('Authorization', `Bearer ${h.admin}`)
+        .send({ name: 'Hot 2' })
+        .expect(200);
+      await h.projector.runners[0]!.catchUpOnce(); // the read model is ahead of the cache
+      // Another instance misses and fills the hash from the read model, change included.
+      const other = new HotReadCache(
+        h.services.redis,
+        undefined,
+        h.services.pool,
+        h.services.keys,
+        h.settings.cacheTtlMs,
+      );
+      await other.get(s.tenantId, 'Staging');
+      await h.projector.redisCache.catchUpOnce(); // …then the cache projection gets there
+      const deadline = Date.now() + 3000;
+      let value = await read();
+      while (value !== 'bye' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        value = await read();
+      }
+      expect(value).to.equal('bye');
     });
 
     it('answers 503 with Retry-After when the projections do not reach minPosition in time', async function () {
