@@ -7,6 +7,8 @@
  */
 import type { RecordedEvent } from '../src/core/event-store/event-store.js';
 import { MASK } from '../src/domain/values.js';
+import type pg from 'pg';
+import { APPROVAL_PREFIX } from '../src/application/streams.js';
 import { eventTime, type PostgresProjection } from './projection.js';
 
 interface AuditFields {
@@ -63,11 +65,93 @@ export function auditRow(e: RecordedEvent, sensitiveConfigs: ReadonlySet<string>
   ];
 }
 
+interface ApprovalContext {
+  environment: string;
+  configId: string;
+  key: string | null;
+}
+
+/**
+ * Decisions on a change request (granted, approved, rejected, …) carry only its id: give them
+ * the request's environment and configuration, from this batch or from audit_approvals.
+ */
+async function withApprovalContext(
+  client: pg.PoolClient,
+  events: RecordedEvent[],
+): Promise<RecordedEvent[]> {
+  const known = new Map<string, ApprovalContext>();
+  const requested: [string, ApprovalContext][] = [];
+  const wanted = new Set<string>();
+  for (const e of events) {
+    if (!e.streamId.startsWith(APPROVAL_PREFIX)) continue;
+    const d = e.data as {
+      approvalId?: string;
+      environment?: string;
+      configId?: string;
+      key?: string;
+    };
+    if (!d.approvalId) continue;
+    if (e.type === 'ApprovalRequested' && d.environment && d.configId) {
+      const context = { environment: d.environment, configId: d.configId, key: d.key ?? null };
+      known.set(d.approvalId, context);
+      requested.push([d.approvalId, context]);
+    } else if (!known.has(d.approvalId)) {
+      wanted.add(d.approvalId);
+    }
+  }
+  if (requested.length) {
+    await client.query(
+      `INSERT INTO audit_approvals (approval_id, environment, config_id, config_key)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+       ON CONFLICT DO NOTHING`,
+      [
+        requested.map(([id]) => id),
+        requested.map(([, c]) => c.environment),
+        requested.map(([, c]) => c.configId),
+        requested.map(([, c]) => c.key),
+      ],
+    );
+  }
+  const missing = [...wanted].filter((id) => !known.has(id));
+  if (missing.length) {
+    const { rows } = await client.query<{
+      approval_id: string;
+      environment: string;
+      config_id: string;
+      config_key: string | null;
+    }>('SELECT * FROM audit_approvals WHERE approval_id = ANY($1)', [missing]);
+    for (const r of rows) {
+      known.set(r.approval_id, {
+        environment: r.environment,
+        configId: r.config_id,
+        key: r.config_key,
+      });
+    }
+  }
+  if (!known.size) return events;
+  return events.map((e) => {
+    const d = e.data as { approvalId?: string; environment?: string };
+    if (!e.streamId.startsWith(APPROVAL_PREFIX) || !d.approvalId || d.environment) return e;
+    const context = known.get(d.approvalId);
+    if (!context) return e;
+    return {
+      ...e,
+      data: {
+        ...d,
+        environment: context.environment,
+        configId: context.configId,
+        ...(context.key ? { key: context.key } : {}),
+      },
+    };
+  });
+}
+
 export const auditLogProjection: PostgresProjection = {
   name: 'audit-log',
   streamPrefixes: [],
-  tables: ['audit_logs', 'audit_sensitive_configs'],
+  tables: ['audit_logs', 'audit_sensitive_configs', 'audit_approvals'],
   async apply(client, events) {
+    events = await withApprovalContext(client, events);
     // Which configs of this batch were sensitive before it; then, in log order, the events that
     // make one sensitive (so rows never depend on where batches happen to start).
     const ids = [

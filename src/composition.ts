@@ -193,7 +193,27 @@ export function createApi(s: Services): ApiServer {
   app.disable('etag');
   // Client IPs for the audit trail: trust X-Forwarded-For only from private-network proxies.
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
-  app.use(express.json({ limit: '1mb' }));
+  // A NUL in the path or query cannot be stored or even compared by PostgreSQL.
+  app.use((req, _res, next) => {
+    if (!/%00/i.test(req.url)) return next();
+    const inPath = /%00/i.test(req.url.split('?')[0]!);
+    next(
+      badRequest([{ field: inPath ? '(path)' : '(query)', message: 'contains a NUL character' }]),
+    );
+  });
+  app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
+  // A body in another format would be read as no body at all: say so instead.
+  app.use((req, _res, next) => {
+    const hasBody =
+      Number(req.headers['content-length'] ?? 0) > 0 ||
+      req.headers['transfer-encoding'] !== undefined;
+    if (!hasBody || req.is('application/json') || req.is('application/*+json')) return next();
+    next(
+      new HttpProblem(415, 'Unsupported media type', 'The body must be application/json', {
+        field: '(body)',
+      }),
+    );
+  });
   // Text the event store cannot keep (NUL, unpaired surrogates) is refused here, naming the field.
   app.use((req, _res, next) => {
     const bad = unstorablePath(req.body);

@@ -147,6 +147,7 @@ export function authorize(
       403,
       'Forbidden',
       `Your roles do not allow '${capability}' on this tenant`,
+      { field: 'Authorization' },
     );
   }
   if (environment !== undefined && p.environments && !p.environments.includes(environment)) {
@@ -182,7 +183,9 @@ export function authorizeOrHide(
 
 export function requirePlatformAdmin(p: Principal): void {
   if (!isPlatformAdmin(p))
-    throw new HttpProblem(403, 'Forbidden', 'Only platform admins may do this');
+    throw new HttpProblem(403, 'Forbidden', 'Only platform admins may do this', {
+      field: 'Authorization',
+    });
 }
 
 /** Signs a token (the `npm run token` script and tests). */

@@ -1397,7 +1397,7 @@ function operationObject(op: ApiOperation, requestNames: Map<z.ZodType, string>)
     errors.add(429);
   }
   if (op.access !== 'public') errors.add(401);
-  if (op.body || op.query) errors.add(400);
+  if (op.body || op.query || op.readYourWrites) errors.add(400);
   if (op.body) errors.add(413);
   if (op.readYourWrites) errors.add(503);
 

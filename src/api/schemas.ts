@@ -23,6 +23,10 @@ export const schemaId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/, 'must be 1-50 letters, digits, . - or _');
 const metadata = z.record(z.string(), z.unknown()).nullable();
+/** An ISO-8601 time PostgreSQL can store (years 0001-9999). */
+const instant = z.iso
+  .datetime({ offset: true })
+  .refine((t) => /^(000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d{3})-/.test(t), 'year must be 0001-9999');
 const tags = z.array(z.string().min(1).max(100)).max(50);
 const quota = z.number().int().min(1).max(1_000_000);
 
@@ -114,14 +118,14 @@ export const auditQuery = z.object({
   tenantId: tenantId.optional(),
   configId: z.string().max(50).optional(),
   eventType: z.string().max(100).optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
+  from: instant.optional(),
+  to: instant.optional(),
   minPosition: z.string().optional(),
   ...paging,
 });
 
 /** The `:version` path parameter. */
-export const versionParam = z.coerce.number().int().min(1);
+export const versionParam = z.coerce.number().int().min(1).max(2_147_483_647);
 
 export const schemasQuery = z.object({ ...paging, minPosition: z.string().optional() });
 

@@ -271,12 +271,15 @@ export class ReadQueries {
     environment?: string;
     key?: string;
     includeDeleted?: boolean;
+    /** Only these environments (a token limited to them). */
+    environments?: string[];
     page: number;
     pageSize: number;
   }): Promise<Page<ConfigView>> {
     const where = ['tenant_id = $1'];
     const args: unknown[] = [filter.tenantId];
     if (filter.environment) where.push(`environment = $${args.push(filter.environment)}`);
+    if (filter.environments) where.push(`environment = ANY($${args.push(filter.environments)})`);
     if (filter.key)
       where.push(`key LIKE $${args.push(`${filter.key.replace(/[%_\\]/g, '\\$&')}%`)}`);
     if (!filter.includeDeleted) where.push('deleted_at IS NULL');

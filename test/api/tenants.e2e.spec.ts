@@ -103,6 +103,7 @@ describe('tenants API (e2e)', function () {
           status: 403,
           detail: 'Only platform admins may do this',
           instance: '/api/v1/tenants',
+          field: 'Authorization',
         });
         expect(await eventCount(h)).to.equal(before);
       });
@@ -289,6 +290,7 @@ describe('tenants API (e2e)', function () {
           status: 403,
           detail: "Your roles do not allow 'admin' on this tenant",
           instance: `/api/v1/tenants/${tenantId}`,
+          field: 'Authorization',
         });
         expect(await eventCount(h)).to.equal(before);
       });
@@ -416,6 +418,7 @@ describe('tenants API (e2e)', function () {
           status: 403,
           detail: 'Only platform admins may do this',
           instance: `/api/v1/tenants/${tenantId}`,
+          field: 'Authorization',
         });
         expect(await eventCount(h)).to.equal(before);
       });

@@ -11,6 +11,7 @@ export const READ_TABLES: Record<string, string> = {
   approval_policies: 'tenant_id, environment',
   config_schemas: 'tenant_id, schema_id',
   audit_sensitive_configs: 'config_id',
+  audit_approvals: 'approval_id',
 };
 
 /** All rows of the read tables, in key order. */

@@ -75,16 +75,15 @@ export function configRoutes(s: Services): Router {
     const query = parseInput(listConfigsQuery, req.query);
     authorize(principalOf(res), 'read', query.tenantId, query.environment);
     await waitIfAsked(req);
-    const page = await s.queries.listConfigs({
-      ...query,
-      includeDeleted: query.includeDeleted === 'true',
-    });
     const envs = principalOf(res).environments;
-    // A token limited to some environments lists only those.
-    if (envs && !isPlatformAdmin(principalOf(res))) {
-      page.items = page.items.filter((c) => envs.includes(c.environment));
-    }
-    res.json(page);
+    res.json(
+      await s.queries.listConfigs({
+        ...query,
+        includeDeleted: query.includeDeleted === 'true',
+        // A token limited to some environments lists (and counts) only those.
+        environments: envs && !isPlatformAdmin(principalOf(res)) ? envs : undefined,
+      }),
+    );
   });
 
   r.get('/configs/:configId', reads, async (req, res) => {
