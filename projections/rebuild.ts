@@ -75,6 +75,17 @@ export async function rebuildWhileServing(
   const lock = await pool.connect();
   await lock.query('SELECT pg_advisory_lock($1::bigint)', [lockKey(`rebuild:${projection.name}`)]);
   try {
+    // What a rebuild that died half-way (killed worker, crash) left behind: only now, under the
+    // lock, is it certain that nothing is using it.
+    const prefix = `rebuild_${projection.name.replace(/\W/g, '_')}_`;
+    const { rows: stale } = await pool.query<{ nspname: string }>(
+      `SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)`,
+      [prefix],
+    );
+    for (const { nspname } of stale) await pool.query(`DROP SCHEMA "${nspname}" CASCADE`);
+    await pool.query('DELETE FROM projection_checkpoints WHERE starts_with(name, $1)', [
+      `${projection.name}@${prefix}`,
+    ]);
     await pool.query(`CREATE SCHEMA "${schema}"`);
     for (const table of projection.tables) {
       await pool.query(
@@ -96,7 +107,9 @@ export async function rebuildWhileServing(
           if (Date.now() - lastReport < 500) return;
           lastReport = Date.now();
           log(`${projection.name}: ${position}/${head}`);
-          void Promise.resolve(onProgress?.(position, head)).catch(() => undefined);
+          // The replay is most of the work, not all of it: the switch is still to come.
+          const shown = head > 0n ? (position * 95n) / 100n : position;
+          void Promise.resolve(onProgress?.(shown, head)).catch(() => undefined);
         },
       },
     );

@@ -43,6 +43,19 @@ export function otlpTracesUrl(endpoint: string): { url: string; rewritten: boole
   return { url: endpoint, rewritten: false };
 }
 
+/** Query parameters whose values never reach a span: credentials (the library's list, and ours). */
+export const REDACTED_QUERY_PARAMS = [
+  'access_token',
+  'token',
+  'sig',
+  'Signature',
+  'AWSAccessKeyId',
+  'X-Goog-Signature',
+  'X-Amz-Signature',
+  'X-Amz-Credential',
+  'X-Amz-Security-Token',
+] as const;
+
 export function startTracing(options: {
   endpoint: string;
   samplingRate: number;
@@ -68,6 +81,9 @@ export function startTracing(options: {
       new HttpInstrumentation({
         // Probes and scrapes would drown the traces.
         ignoreIncomingRequestHook: (req) => /^\/(health|metrics)/.test(req.url ?? ''),
+        // The dashboard is opened with a platform admin's token in the URL: never into a trace.
+        redactedQueryParamsServer: [...REDACTED_QUERY_PARAMS],
+        redactedQueryParams: [...REDACTED_QUERY_PARAMS],
       }),
       new ExpressInstrumentation(),
       new PgInstrumentation(),

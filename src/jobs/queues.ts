@@ -19,9 +19,13 @@ export function bullConnection(settings: Settings): ConnectionOptions {
 
 export const bullPrefix = (settings: Settings) => `${settings.redisKeyPrefix}bull`;
 
-/** Kept a day after they finish, so that a re-added id within a day is still a duplicate. */
+/**
+ * Kept a day after they finish, so that a re-added id within a day is still a duplicate. Retried
+ * for about an hour (exponential from 1 s): the scheduler does not add a job twice, so a step or
+ * an expiry must outlast a database or Redis outage rather than give up after seconds.
+ */
 export const JOB_DEFAULTS: JobsOptions = {
-  attempts: 5,
+  attempts: 13,
   backoff: { type: 'exponential', delay: 1000 },
   removeOnComplete: { age: 86_400, count: 10_000 },
   removeOnFail: { age: 7 * 86_400 },

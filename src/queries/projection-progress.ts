@@ -21,9 +21,10 @@ export class ProjectionProgress {
    * checkpoint last moved (health, metrics and the admin status all report this).
    */
   async lag(head: bigint) {
+    // Rows named `<projection>@<schema>` are a rebuild's shadow checkpoints, not projections.
     const { rows } = await this.db.query<{ name: string; position: bigint; age: number }>(
       `SELECT name, position, EXTRACT(EPOCH FROM now() - updated_at)::float AS age
-         FROM projection_checkpoints ORDER BY name`,
+         FROM projection_checkpoints WHERE position('@' IN name) = 0 ORDER BY name`,
     );
     const lag = rows.map((r) => ({ projection: r.name, position: r.position, ageSeconds: r.age }));
     const cache = await this.redisCheckpoint(REDIS_CACHE_PROJECTION).catch(() => undefined);

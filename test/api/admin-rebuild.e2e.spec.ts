@@ -114,6 +114,26 @@ describe('rebuild while serving (e2e)', function () {
     ]);
   });
 
+  it('clears what a rebuild that died half-way left behind, and never reports it as a projection', async function () {
+    const pool = h.services.pool;
+    await pool.query('CREATE SCHEMA "rebuild_read_model_dead1"');
+    await pool.query(
+      `INSERT INTO projection_checkpoints (name, position) VALUES ('read-model@rebuild_read_model_dead1', 3)`,
+    );
+    const head = await h.services.store.headPosition();
+    const lag = await h.services.progress.lag(head);
+    expect(lag.map((l) => l.projection)).to.not.include('read-model@rebuild_read_model_dead1');
+    await rebuildProjections(h.services, h.projector, ['read-model']);
+    const { rows: schemas } = await pool.query(
+      `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'rebuild\\_%'`,
+    );
+    expect(schemas).to.deep.equal([]);
+    const { rows: checkpoints } = await pool.query(
+      `SELECT name FROM projection_checkpoints WHERE name LIKE '%@%'`,
+    );
+    expect(checkpoints).to.deep.equal([]);
+  });
+
   it('loses no write made during the rebuild, and ends equal to a rebuild from a quiet log', async function () {
     const writes = (async () => {
       for (let i = 0; i < 10; i++) {
