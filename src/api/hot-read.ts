@@ -91,9 +91,20 @@ export function matchHotRead(url: string): Route | undefined {
 /** `X-Client-Id` or `?clientId=`: which side of a canary a client is on. Only read when needed. */
 function clientIdOf(req: IncomingMessage, route: Route): string | undefined {
   const header = req.headers['x-client-id'];
-  if (typeof header === 'string' && header) return header.slice(0, 200);
+  if (typeof header === 'string' && header) return utf8Header(header).slice(0, 200);
   if (!route.query.includes('clientId=')) return undefined;
   return new URLSearchParams(route.query).get('clientId')?.slice(0, 200) || undefined;
+}
+
+/**
+ * Node reads header bytes as Latin-1; clients send UTF-8. Decoded, `X-Client-Id: pod-é` is the
+ * same id as `?clientId=pod-%C3%A9` (and so on the same canary side). Bytes that are not UTF-8
+ * are kept as they came.
+ */
+function utf8Header(value: string): string {
+  if (/^[\x00-\x7f]*$/.test(value)) return value;
+  const decoded = Buffer.from(value, 'latin1').toString('utf8');
+  return decoded.includes('\ufffd') ? value : decoded;
 }
 
 /** `?wait=N` (whole seconds, 1..60); undefined when absent. */

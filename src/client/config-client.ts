@@ -314,7 +314,13 @@ export class ConfigClient {
   ): Promise<Response> {
     const headers = new Headers(init.headers);
     headers.set('Authorization', `Bearer ${await this.token()}`);
-    if (this.options.clientId) headers.set('X-Client-Id', this.options.clientId);
+    // Headers carry bytes: send the id as UTF-8 (the service decodes it so).
+    if (this.options.clientId) {
+      headers.set(
+        'X-Client-Id',
+        String.fromCharCode(...new TextEncoder().encode(this.options.clientId)),
+      );
+    }
     return this.fetch(url, { ...init, headers, signal });
   }
 

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
@@ -464,6 +465,46 @@ describe('deployments (e2e)', function () {
     expect(row.body).to.include({ canaryPercentage: 50, progress: 50, status: 'InProgress' });
 
     await action(h, s.editor, dep.id, 'rollback', { reason: 'cleanup' }).expect(200);
+  });
+
+  it('puts a non-ASCII client id on one side whether it comes as a header or a query', async function () {
+    const s = await seed(h);
+    const dep = await startCanary(h, s, { steps: [50, 100] });
+    await settle(h);
+    // Ids whose UTF-8 bytes read as Latin-1 would land on the other side.
+    const ids = Array.from({ length: 40 }, (_, i) => `pod-é-${i}`).filter(
+      (id) =>
+        onCanary(id, dep.id, 50) !==
+        onCanary(Buffer.from(id, 'utf8').toString('latin1'), dep.id, 50),
+    );
+    expect(ids.length).to.be.greaterThan(0);
+    const viaHeader = (id: string) =>
+      new Promise<string>((resolve, reject) => {
+        http
+          .get(
+            `${h.url}${keyPath(s.tenantId, 'greeting')}`,
+            // Raw UTF-8 bytes, as curl and most clients send them.
+            {
+              headers: {
+                Authorization: `Bearer ${s.reader}`,
+                'X-Client-Id': Buffer.from(id, 'utf8').toString('latin1'),
+              },
+            },
+            (res) => {
+              let body = '';
+              res.setEncoding('utf8');
+              res.on('data', (c: string) => (body += c));
+              res.on('end', () => resolve((JSON.parse(body) as { value: string }).value));
+            },
+          )
+          .on('error', reject);
+      });
+    for (const id of ids.slice(0, 3)) {
+      const query = await hotRead(h, s, 'greeting', id, { viaQuery: true }).expect(200);
+      const expected = onCanary(id, dep.id, 50) ? 'new' : 'old';
+      expect(query.body.value, id).to.equal(expected);
+      expect(await viaHeader(id), id).to.equal(expected);
+    }
   });
 
   it('gives the whole environment a new ETag when another canary value is served', async function () {
