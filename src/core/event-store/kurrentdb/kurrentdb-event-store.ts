@@ -27,7 +27,8 @@ import {
   commitPositionOf,
   comparePositions,
   isStreamNotFound,
-  isSystemEventType,
+  isSystemEvent,
+  withDefaultDeadline,
   matchesPrefixes,
   normaliseConnectionString,
   readAllFrom,
@@ -54,7 +55,12 @@ export function createKurrentDbEventStore(
   connectionString: string,
   options: KurrentDbEventStoreOptions = {},
 ): KurrentDbEventStore {
-  const client = KurrentDBClient.connectionString(normaliseConnectionString(connectionString));
+  const client = KurrentDBClient.connectionString(
+    withDefaultDeadline(
+      normaliseConnectionString(connectionString),
+      options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    ),
+  );
   return new KurrentDbEventStore(client, options);
 }
 
@@ -210,7 +216,7 @@ export class KurrentDbEventStore implements EventStore {
     prefixes: readonly string[] | undefined,
   ): boolean {
     const event = resolved.event;
-    if (!event || isSystemEventType(event.type)) return false;
+    if (!event || isSystemEvent(event)) return false;
     const position = commitPositionOf(resolved);
     if (position === undefined || position <= after) return false;
     return matchesPrefixes(event.streamId, prefixes);
@@ -228,7 +234,7 @@ export class KurrentDbEventStore implements EventStore {
     );
     const resolved = page[0];
     if (!resolved?.event) return 0n;
-    if (!isSystemEventType(resolved.event.type)) return commitPositionOf(resolved) ?? 0n;
+    if (!isSystemEvent(resolved.event)) return commitPositionOf(resolved) ?? 0n;
     return this.headPositionByScan();
   }
 
@@ -240,7 +246,7 @@ export class KurrentDbEventStore implements EventStore {
         this.client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount: SCAN_PAGE }),
       );
       for (const resolved of page) {
-        if (resolved.event && !isSystemEventType(resolved.event.type)) {
+        if (resolved.event && !isSystemEvent(resolved.event)) {
           return commitPositionOf(resolved) ?? 0n;
         }
       }

@@ -172,6 +172,12 @@ export function toUnavailable(error: unknown, operation: string): unknown {
  */
 export function toAppendError(error: unknown, requests: readonly AppendRequest[]): unknown {
   const type = errorType(error);
+  if (type === ErrorType.UNSUPPORTED) {
+    return new Error(
+      'The KurrentDB server does not support multi-stream appends: version 25.1 or later is needed',
+      { cause: error },
+    );
+  }
   if (type === ErrorType.WRONG_EXPECTED_VERSION) {
     const e = error as ClientWrongExpectedVersion;
     return wrongExpectedVersion(requests, e.streamName, e.expectedState, e.actualState);
@@ -308,6 +314,20 @@ function parseJson(text: string): unknown {
 
 export function isSystemEventType(type: string): boolean {
   return type.startsWith('$');
+}
+
+/** The server's own events: a `$` type, or any event in a `$` stream (e.g. projection results). */
+export function isSystemEvent(event: { type: string; streamId: string }): boolean {
+  return isSystemEventType(event.type) || event.streamId.startsWith('$');
+}
+
+/**
+ * `defaultDeadline` (ms) for every call the client makes, unless the connection string sets one:
+ * the adapter's own timeouts stop waiting, this makes the server call itself stop too.
+ */
+export function withDefaultDeadline(connectionString: string, ms: number): string {
+  if (/[?&]defaultDeadline=/i.test(connectionString)) return connectionString;
+  return `${connectionString}${connectionString.includes('?') ? '&' : '?'}defaultDeadline=${ms}`;
 }
 
 /** Commit position of a resolved event, or undefined when the server did not report one. */

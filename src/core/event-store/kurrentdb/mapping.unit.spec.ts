@@ -47,11 +47,13 @@ import {
   fromStreamState,
   isConnectionError,
   isStreamNotFound,
+  isSystemEvent,
   isSystemEventType,
   matchesPrefixes,
   normaliseConnectionString,
   readAllFrom,
   toAppendError,
+  withDefaultDeadline,
   toEventData,
   toMultiAppendEventData,
   toRecordedEvent,
@@ -578,5 +580,30 @@ describe('kurrentdb mapping: positions', () => {
     expect(matchesPrefixes('tenant-1', [])).to.equal(true);
     expect(matchesPrefixes('tenant-1', ['config-', 'tenant-'])).to.equal(true);
     expect(matchesPrefixes('xtenant-1', ['tenant-'])).to.equal(false);
+  });
+});
+
+describe('kurrentdb mapping: server specifics', () => {
+  it("treats events in $ streams as the server's own, whatever their type", () => {
+    expect(isSystemEvent({ type: 'Result', streamId: '$projections-x-result' })).to.equal(true);
+    expect(isSystemEvent({ type: '$metadata', streamId: 'config-1' })).to.equal(true);
+    expect(isSystemEvent({ type: 'ConfigurationCreated', streamId: 'config-1' })).to.equal(false);
+  });
+
+  it('asks the client for a deadline on every call unless the connection string sets one', () => {
+    expect(withDefaultDeadline('kurrentdb://h:2113?tls=false', 5000)).to.equal(
+      'kurrentdb://h:2113?tls=false&defaultDeadline=5000',
+    );
+    expect(withDefaultDeadline('kurrentdb://h:2113', 5000)).to.equal(
+      'kurrentdb://h:2113?defaultDeadline=5000',
+    );
+    expect(withDefaultDeadline('kurrentdb://h:2113?defaultDeadline=900', 5000)).to.equal(
+      'kurrentdb://h:2113?defaultDeadline=900',
+    );
+  });
+
+  it('says which server version multi-stream appends need', () => {
+    const error = toAppendError({ type: 'unsupported', message: 'x' }, []);
+    expect((error as Error).message).to.match(/25\.1/);
   });
 });
