@@ -276,29 +276,24 @@ export function createApi(s: Services): ApiServer {
     if (!hotRead(req, res)) app(req, res);
   });
   server.keepAliveTimeout = 65_000;
-  // Requests in flight per connection, so that a shutdown can close each connection as soon as
-  // it is idle (Node's closeIdleConnections misses connections whose client went quiet).
-  const inFlight = new Map<Socket, number>();
-  let closing = false;
-  server.on('connection', (socket: Socket) => {
-    inFlight.set(socket, 0);
-    socket.on('close', () => inFlight.delete(socket));
-  });
+  // Open connections and the answers in flight, so that a shutdown can close each connection
+  // as soon as it is idle (Node's closeIdleConnections misses connections whose client went
+  // quiet). A connection is busy while one of its answers is in `answering`.
+  const sockets = new Set<Socket>();
   const answering = new Set<http.ServerResponse>();
+  let closing = false;
+  const busy = (socket: Socket) => [...answering].some((r) => r.socket === socket);
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const socket = req.socket;
-    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
     // While closing, every answer says so: a client must not queue its next request here.
     if (closing) res.shouldKeepAlive = false;
     answering.add(res);
-    let done = false;
     const finished = () => {
-      if (done) return;
-      done = true;
-      answering.delete(res);
-      const busy = (inFlight.get(socket) ?? 1) - 1;
-      inFlight.set(socket, busy);
-      if (closing && busy === 0) socket.destroySoon();
+      if (!answering.delete(res)) return;
+      if (closing && !busy(req.socket)) req.socket.destroySoon();
     };
     res.on('finish', finished);
     res.on('close', finished);
@@ -319,7 +314,7 @@ export function createApi(s: Services): ApiServer {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       hotRead.shutdown();
       // Idle keep-alive connections go now, busy ones as soon as their answer is out.
-      for (const [socket, busy] of inFlight) if (busy === 0) socket.destroy();
+      for (const socket of sockets) if (!busy(socket)) socket.destroy();
       const force = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(force);

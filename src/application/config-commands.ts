@@ -12,7 +12,6 @@ import {
   decideUpdateConfig,
   evolveConfiguration,
   initialConfigurationState,
-  isVersioned,
   requireLive,
   type ConfigurationEvent,
   type ConfigurationState,
@@ -60,29 +59,6 @@ export class ConfigCommands {
     /** Checks values of configurations that name a schema (none: no schema checks). */
     private readonly schemas?: SchemaRegistry,
   ) {}
-
-  /** The value (and default) a decision leaves a live config with must match its schema. */
-  private async checkSchema(before: ConfigurationState, events: ConfigurationEvent[]) {
-    if (!this.schemas || !events.some(isVersioned)) return;
-    const after = fold(configDecider, before, events);
-    if (!after.exists || after.deleted || !after.schemaId) return;
-    await this.schemas.check(after.tenantId, after.schemaId, after.type, after.value);
-    // The default is checked whenever it or the schema is set.
-    const schemaSet = events.some(
-      (e) =>
-        e.type === 'ConfigurationCreated' ||
-        (e.type === 'ConfigurationUpdated' && e.data.schemaId !== undefined),
-    );
-    if (after.defaultValue !== null && schemaSet) {
-      await this.schemas.check(
-        after.tenantId,
-        after.schemaId,
-        after.type,
-        after.defaultValue,
-        'defaultValue',
-      );
-    }
-  }
 
   /**
    * Registers the key with its tenant (quota, uniqueness) and creates the config stream in one
@@ -190,7 +166,7 @@ export class ConfigCommands {
     }
     const events = decide(config.state);
     if (events.length === 0) return { state: config.state, position: undefined, appended: 0 };
-    await this.checkSchema(config.state, events);
+    await this.schemas?.checkOutcome(config.state, events);
     try {
       const result = await this.store.append([
         { streamId, expected: expectedFor(config.revision), events: toNewEvents(events, ctx) },
@@ -262,7 +238,7 @@ export class ConfigCommands {
     ctx: CommandContext,
   ): Promise<ConfigResult> {
     if (configEvents.length === 0) return { state: config.state, position: undefined, appended: 0 };
-    await this.checkSchema(config.state, configEvents);
+    await this.schemas?.checkOutcome(config.state, configEvents);
     const state = fold(configDecider, config.state, configEvents);
     const tenantId = (state as { tenantId: string }).tenantId;
     const requests: AppendRequest[] = [];

@@ -10,6 +10,12 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import type { EventStore } from '../core/event-store/event-store.js';
 import { DomainError } from '../domain/errors.js';
 import {
+  evolveConfiguration,
+  isVersioned,
+  type ConfigurationEvent,
+  type ConfigurationState,
+} from '../domain/configuration.js';
+import {
   decideDefineSchema,
   evolveSchema,
   initialSchemaState,
@@ -169,6 +175,31 @@ export class SchemaRegistry {
         appended: events.length,
       };
     });
+  }
+
+  /** A value proposed for a config (live or deleted: it comes back with its schema). */
+  async checkValue(config: ConfigurationState, value: string, field = 'value'): Promise<void> {
+    if (!config.exists || !config.schemaId) return;
+    await this.check(config.tenantId, config.schemaId, config.type, value, field);
+  }
+
+  /**
+   * The state these events leave a config in must match its schema: its value, and its default
+   * whenever it is created or given a schema.
+   */
+  async checkOutcome(before: ConfigurationState, events: ConfigurationEvent[]): Promise<void> {
+    if (!events.some(isVersioned)) return;
+    const after = events.reduce(evolveConfiguration, before);
+    if (!after.exists || after.deleted) return;
+    await this.checkValue(after, after.value);
+    const schemaSet = events.some(
+      (e) =>
+        e.type === 'ConfigurationCreated' ||
+        (e.type === 'ConfigurationUpdated' && e.data.schemaId !== undefined),
+    );
+    if (after.defaultValue !== null && schemaSet) {
+      await this.checkValue(after, after.defaultValue, 'defaultValue');
+    }
   }
 
   /**

@@ -154,19 +154,6 @@ export class WorkflowCommands {
     private readonly schemas?: SchemaRegistry,
   ) {}
 
-  /** A value proposed for a config (live or deleted: it comes back with its schema). */
-  private async checkSchema(config: ConfigurationState, value: string, field = 'value') {
-    if (!this.schemas || !config.exists || !config.schemaId) return;
-    await this.schemas.check(config.tenantId, config.schemaId, config.type, value, field);
-  }
-
-  /** The value these config events leave a live config with must match its schema. */
-  private async checkAfter(before: ConfigurationState, events: ConfigurationEvent[]) {
-    const after = fold(configDecider, before, events);
-    if (!after.exists || after.deleted) return;
-    await this.checkSchema(after, after.value);
-  }
-
   // ---- change requests -------------------------------------------------------------------
 
   /** Tenant, key and environment of a config, from its own stream. */
@@ -209,7 +196,7 @@ export class WorkflowCommands {
     const proposedValue = action === 'Delete' ? '' : normaliseValue(type, input.value);
     // A deleted config comes back with its schema: the proposal must match it too.
     if (action === 'Update' && c.exists && (live || !input.type || input.type === c.type)) {
-      await this.checkSchema(c, proposedValue);
+      await this.schemas?.checkValue(c, proposedValue);
     }
     const expiresInMs =
       input.expiresInSeconds === undefined
@@ -354,7 +341,7 @@ export class WorkflowCommands {
           );
         } else {
           // The schema may have a new version since the request was made.
-          await this.checkSchema(config.state, r.proposedValue);
+          await this.schemas?.checkValue(config.state, r.proposedValue);
           configEvents = decideStartDeployment(config.state, {
             configId: r.configId,
             deploymentId,
@@ -362,7 +349,7 @@ export class WorkflowCommands {
           }).events;
         }
         const deployment = this.startEvents(r, config.state, configEvents, ctx.userId, live);
-        await this.checkAfter(config.state, deployment.configEvents);
+        await this.schemas?.checkOutcome(config.state, deployment.configEvents);
         batch.add(tenantStream(r.tenantId), tenant, tenantEvents);
         batch.add(configStream(r.configId), config, deployment.configEvents);
         batch.add(
@@ -533,7 +520,7 @@ export class WorkflowCommands {
     if (start.value === c.value) {
       throw new DomainError('validation', 'The value is already the current value', 'value');
     }
-    await this.checkSchema(c, start.value);
+    await this.schemas?.checkValue(c, start.value);
     const started = decideStartDeploymentStream(initialDeploymentState(), {
       deploymentId,
       tenantId: c.tenantId,
@@ -622,7 +609,7 @@ export class WorkflowCommands {
     });
     // Schema versions that would refuse a value being rolled out are refused themselves; this
     // covers the instant in between.
-    await this.checkAfter(config.state, configEvents);
+    await this.schemas?.checkOutcome(config.state, configEvents);
     const after = fold(configDecider, config.state, configEvents);
     const events = completionEvents(d, after.exists ? after.version : 0, promoted);
     const position = await new Batch(ctx)
@@ -723,7 +710,7 @@ export class WorkflowCommands {
           toVersion: d.baseVersion,
           reason,
         });
-        await this.checkAfter(config.state, configEvents);
+        await this.schemas?.checkOutcome(config.state, configEvents);
         restoredVersion = d.baseVersion;
       } else {
         configEvents = decideAbortDeployment(config.state, { configId: d.configId, deploymentId });

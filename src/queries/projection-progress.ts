@@ -2,6 +2,7 @@
  * Read-your-writes: a command answers with the position of its last event; a query given that
  * position waits, bounded, until the projections it reads from have reached it.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../infrastructure/redis.js';
@@ -53,6 +54,18 @@ export class ProjectionProgress {
 
   async redisCheckpoint(name: string): Promise<bigint> {
     return BigInt((await this.redis.get(this.keys.checkpoint(name))) ?? '0');
+  }
+
+  /**
+   * Read-your-writes for a query: waits for the position the request names (`?minPosition=` or
+   * `X-Min-Position`), if it names one; 400 when it is not a position.
+   */
+  async waitIfAsked(
+    req: { query: unknown; headers: IncomingHttpHeaders },
+    pg: string[] = ['read-model'],
+  ): Promise<void> {
+    const min = minPositionOf(req.query, req.headers['x-min-position']);
+    if (min !== undefined) await this.waitFor(min, pg);
   }
 
   /** Resolves once every named projection is at `position` or beyond; 503 after the timeout. */

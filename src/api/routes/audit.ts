@@ -4,7 +4,6 @@ import { authorize, isPlatformAdmin } from '../auth.js';
 import { principalOf } from '../context.js';
 import { HttpProblem, parseInput } from '../problem.js';
 import { auditQuery } from '../schemas.js';
-import { minPositionOf } from '../../queries/projection-progress.js';
 
 export function auditRoutes(s: Services): Router {
   const r = Router();
@@ -15,8 +14,7 @@ export function auditRoutes(s: Services): Router {
       throw new HttpProblem(400, 'Invalid request', 'tenantId is required', { field: 'tenantId' });
     }
     if (q.tenantId) authorize(principal, 'read', q.tenantId);
-    const min = minPositionOf(req.query, req.headers['x-min-position']);
-    if (min !== undefined) await s.progress.waitFor(min, ['audit-log']);
+    await s.progress.waitIfAsked(req, ['audit-log']);
     res.json(
       await s.queries.auditLogs({
         ...q,

@@ -8,7 +8,6 @@ import { DomainError } from '../../domain/errors.js';
 import { authorize } from '../auth.js';
 import { commandContext, principalOf, sendCommandResult } from '../context.js';
 import { parseInput } from '../problem.js';
-import { minPositionOf } from '../../queries/projection-progress.js';
 import {
   defineSchemaBody,
   schemaId as schemaIdSchema,
@@ -52,16 +51,14 @@ export function configSchemaRoutes(s: Services): Router {
     const tenantId = parseInput(tenantIdSchema, req.params.tenantId, 'tenantId');
     authorize(principalOf(res), 'read', tenantId);
     const q = parseInput(schemasQuery, req.query);
-    const min = minPositionOf(req.query, req.headers['x-min-position']);
-    if (min !== undefined) await s.progress.waitFor(min, ['read-model']);
+    await s.progress.waitIfAsked(req);
     res.json(await s.queries.schemas(tenantId, q.page, q.pageSize));
   });
 
   r.get('/tenants/:tenantId/schemas/:schemaId', async (req, res) => {
     const { tenantId, schemaId } = path(req);
     authorize(principalOf(res), 'read', tenantId);
-    const min = minPositionOf(req.query, req.headers['x-min-position']);
-    if (min !== undefined) await s.progress.waitFor(min, ['read-model']);
+    await s.progress.waitIfAsked(req);
     const found = await s.queries.schema(tenantId, schemaId);
     if (!found) throw new DomainError('not_found', `No schema '${schemaId}'`, 'schemaId');
     res.json(found);

@@ -13,9 +13,6 @@ import {
   versionParam,
   versionsQuery,
 } from '../schemas.js';
-import { minPositionOf } from '../../queries/projection-progress.js';
-
-const READ_MODEL = ['read-model'];
 
 function configBody(state: ConfigurationState) {
   if (!state.exists) return {};
@@ -39,10 +36,7 @@ const guard =
 export function configRoutes(s: Services): Router {
   const r = Router();
 
-  async function waitIfAsked(req: Request) {
-    const min = minPositionOf(req.query, req.headers['x-min-position']);
-    if (min !== undefined) await s.progress.waitFor(min, READ_MODEL);
-  }
+  const waitIfAsked = (req: Request) => s.progress.waitIfAsked(req);
 
   /** Loads a config row the caller may read, or answers 404. */
   async function readableConfig(req: Request, res: Response, configId: string) {

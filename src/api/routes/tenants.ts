@@ -15,7 +15,6 @@ import {
   approvalPolicyOf,
   type TenantState,
 } from '../../domain/tenant.js';
-import { minPositionOf } from '../../queries/projection-progress.js';
 
 function tenantBody(state: TenantState) {
   if (!state.exists) return {};
@@ -39,8 +38,7 @@ export function tenantRoutes(s: Services): Router {
   r.get('/tenants/:tenantId', async (req, res) => {
     const tenantId = parseTenantId(req.params.tenantId);
     authorize(principalOf(res), 'read', tenantId);
-    const min = minPositionOf(req.query, req.headers['x-min-position']);
-    if (min !== undefined) await s.progress.waitFor(min, ['read-model']);
+    await s.progress.waitIfAsked(req);
     const tenant = await s.queries.tenant(tenantId);
     if (!tenant)
       throw new HttpProblem(404, 'Not found', `Tenant '${tenantId}' not found`, {
@@ -83,8 +81,7 @@ export function tenantRoutes(s: Services): Router {
   r.get('/tenants/:tenantId/approval-policies', async (req, res) => {
     const tenantId = parseTenantId(req.params.tenantId);
     authorize(principalOf(res), 'read', tenantId);
-    const min = minPositionOf(req.query, req.headers['x-min-position']);
-    if (min !== undefined) await s.progress.waitFor(min, ['read-model']);
+    await s.progress.waitIfAsked(req);
     if (!(await s.queries.tenant(tenantId))) {
       throw new HttpProblem(404, 'Not found', `Tenant '${tenantId}' not found`, {
         field: 'tenantId',

@@ -28,7 +28,6 @@ import {
   reviewBody,
   rollbackDeploymentBody,
 } from '../schemas.js';
-import { minPositionOf } from '../../queries/projection-progress.js';
 
 const notFound = (what: string, id: string, field: string) => () =>
   new DomainError('not_found', `${what} '${id}' not found`, field);
@@ -66,10 +65,7 @@ function deploymentBodyOf(state: DeploymentState) {
 export function workflowRoutes(s: Services): Router {
   const r = Router();
 
-  async function waitIfAsked(req: Request) {
-    const min = minPositionOf(req.query, req.headers['x-min-position']);
-    if (min !== undefined) await s.progress.waitFor(min, ['read-model']);
-  }
+  const waitIfAsked = (req: Request) => s.progress.waitIfAsked(req);
 
   async function readable<T extends { tenantId: string }>(
     req: Request,
