@@ -7,7 +7,6 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY projections ./projections
 RUN npm run build
 
 FROM node:20-bookworm-slim AS deps

@@ -6,21 +6,32 @@
  * payloads, same concurrency. Also without the adapter's batching (one commit per append), to
  * show what sharing commits buys.
  *
- *   npm run bench:append [-- --seconds 5 --concurrency 16]
+ * With --hash both (the default) the store's appends are measured with the hash chain on and
+ * off (the adapter sends no content digests, es_append links nothing), alternating on/off runs
+ * in the same database so a loaded machine weighs on both alike; --hash on / off runs one.
+ *
+ *   npm run bench:append [-- --seconds 5 --concurrency 16 --hash both|on|off --rounds 2]
  */
 import pg from 'pg';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { migrate } from '../src/infrastructure/migrate.js';
+import { migrate } from '../src/core/postgres/migrate.js';
 import { PostgresEventStore } from '../src/core/event-store/postgres/postgres-event-store.js';
-import { createPool, parsePostgresConnectionString } from '../src/infrastructure/postgres.js';
+import { createPool, parsePostgresConnectionString } from '../src/core/postgres/postgres.js';
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '16' },
+    hash: { type: 'string', default: 'both' },
+    rounds: { type: 'string', default: '2' },
   },
 });
+if (!['both', 'on', 'off'].includes(values.hash)) {
+  console.error('--hash must be both, on or off');
+  process.exit(2);
+}
+const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 
@@ -67,6 +78,7 @@ await adminClient.query(`CREATE DATABASE "${database}"`);
 const config = { ...admin, database };
 const pool = createPool(config, concurrency);
 const store = new PostgresEventStore(pool, config);
+const unhashed = new PostgresEventStore(pool, config, { hashChain: false });
 try {
   await migrate(config);
   await pool.query(`CREATE TABLE baseline_events (
@@ -104,8 +116,39 @@ try {
   console.log(
     `\nratio es_append / baseline: ${(store1 / baseline).toFixed(2)} (single), ${(store2 / baseline).toFixed(2)} (two streams)`,
   );
+  if (values.hash !== 'on') {
+    // Hash chain on vs off, alternating, same payloads (the ones above were hashed).
+    const on: number[] = [];
+    const off: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      if (values.hash === 'both') {
+        on.push(
+          await run(`hash chain ON  (round ${r + 1})`, async (i) => {
+            await store.append([
+              { streamId: `h${r}-${i}`, expected: 'no_stream', events: [event()] },
+            ]);
+          }),
+        );
+      }
+      off.push(
+        await run(`hash chain OFF (round ${r + 1})`, async (i) => {
+          await unhashed.append([
+            { streamId: `u${r}-${i}`, expected: 'no_stream', events: [event()] },
+          ]);
+        }),
+      );
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    if (on.length) {
+      console.log(
+        `hashing overhead: ${((1 - mean(on) / mean(off)) * 100).toFixed(1)} % fewer appends/s ` +
+          `(on ${Math.round(mean(on))}, off ${Math.round(mean(off))}; mean of ${rounds} rounds)`,
+      );
+    }
+  }
 } finally {
   await store.close();
+  await unhashed.close();
   await pool.end();
   await adminClient.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   await adminClient.end();

@@ -6,12 +6,35 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import type { Settings } from '../src/config/settings.js';
-import { migrate } from '../src/infrastructure/migrate.js';
-import { createRedis } from '../src/infrastructure/redis.js';
-import { parsePostgresConnectionString, type PgConfig } from '../src/infrastructure/postgres.js';
+import type { Settings } from '../src/core/settings/settings.js';
+import { migrate } from '../src/core/postgres/migrate.js';
+import { createRedis } from '../src/core/redis/redis.js';
+import { parsePostgresConnectionString, type PgConfig } from '../src/core/postgres/postgres.js';
 
 export class UsageError extends Error {}
+
+/**
+ * Reads the command line with `parse`: `--help` (`help: true`) prints the usage and exits 0; a
+ * usage error prints itself and the usage and exits 2.
+ */
+export function commandLine<T>(
+  usage: string,
+  parse: () => { help?: boolean | undefined; options: T },
+): T {
+  let parsed: { help?: boolean | undefined; options: T };
+  try {
+    parsed = parse();
+  } catch (error) {
+    console.error(error instanceof UsageError ? error.message : String(error));
+    console.error(usage);
+    process.exit(2);
+  }
+  if (parsed.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return parsed.options;
+}
 
 export function integer(name: string, raw: string, min: number): number {
   const n = Number(raw);
@@ -29,7 +52,8 @@ export const onCleanup = (name: string, run: () => Promise<void>) => cleanups.pu
 
 export async function cleanUp(): Promise<boolean> {
   let ok = true;
-  for (const { name, run } of cleanups.reverse()) {
+  // Taken at once: a second call meanwhile (a signal during the first) finds nothing to do.
+  for (const { name, run } of cleanups.splice(0).reverse()) {
     try {
       await run();
     } catch (error) {
@@ -37,7 +61,6 @@ export async function cleanUp(): Promise<boolean> {
       console.error(`cleanup: ${name} failed: ${(error as Error).message}`);
     }
   }
-  cleanups.length = 0;
   return ok;
 }
 

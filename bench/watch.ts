@@ -11,8 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { buildServices, createApi, createProjector } from '../src/composition.js';
-import { loadSettings } from '../src/config/settings.js';
-import { signToken } from '../src/api/auth.js';
+import { loadSettings } from '../src/core/settings/settings.js';
+import { signToken } from '../src/core/auth/auth.js';
 import {
   UsageError,
   cleanUp,
@@ -24,6 +24,8 @@ import {
   onCleanup,
   redisPrefix,
 } from './support.js';
+import { cleanUpOnSignal } from './interrupt.js';
+import { scale, type ScaleOptions } from './watch-scale.js';
 
 const TENANT = 'bench-tenant';
 const ENVIRONMENT = 'Staging';
@@ -31,7 +33,18 @@ const ctx = { userId: 'bench', correlationId: 'bench' };
 const USAGE = `usage: npm run bench:watch -- [options]
   --watchers <n>   clients following the environment (default 1000)
   --changes <n>    changes measured per mode (default 20)
-  --help`;
+  --help
+
+  --scale          many streams under sustained writes, with a second API instance
+                   (npm run bench:watch:scale); then:
+  --streams <n>            event streams on the primary API instance (default 10000)
+  --replica-streams <n>    event streams on the second instance (default 1000)
+  --rate <n>               writes per second (default 200)
+  --seconds <n>            how long to write (default 60)
+  --environments <n>       environments followed, streams spread evenly (default 100)
+  --keys <n>               configurations per environment (default 20)
+  --in-flight <n>          writes waiting for their answer, at most (default 64)
+  quick look: npm run bench:watch:scale -- --streams 1000 --replica-streams 100 --rate 50 --seconds 10`;
 
 /** Milliseconds since the epoch, sub-millisecond, comparable across threads. */
 const now = () => performance.timeOrigin + performance.now();
@@ -234,11 +247,20 @@ async function main(watchers: number, changes: number) {
 
 let watchers = 1000;
 let changes = 20;
+let scaleOptions: ScaleOptions | undefined;
 try {
   const { values } = parseArgs({
     options: {
       watchers: { type: 'string', default: '1000' },
       changes: { type: 'string', default: '20' },
+      scale: { type: 'boolean', default: false },
+      streams: { type: 'string', default: '10000' },
+      'replica-streams': { type: 'string', default: '1000' },
+      rate: { type: 'string', default: '200' },
+      seconds: { type: 'string', default: '60' },
+      environments: { type: 'string', default: '100' },
+      keys: { type: 'string', default: '20' },
+      'in-flight': { type: 'string', default: '64' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -248,15 +270,28 @@ try {
   }
   watchers = integer('watchers', values.watchers, 1);
   changes = integer('changes', values.changes, 1);
+  if (values.scale) {
+    scaleOptions = {
+      streams: integer('streams', values.streams, 1),
+      replicaStreams: integer('replica-streams', values['replica-streams'], 0),
+      rate: integer('rate', values.rate, 1),
+      seconds: integer('seconds', values.seconds, 1),
+      environments: integer('environments', values.environments, 1),
+      keys: integer('keys', values.keys, 1),
+      inFlight: integer('in-flight', values['in-flight'], 1),
+    };
+  }
 } catch (error) {
   console.error(error instanceof UsageError ? error.message : String(error));
   console.error(USAGE);
   process.exit(2);
 }
 
+cleanUpOnSignal('bench:watch');
 let failed = false;
 try {
-  await main(watchers, changes);
+  if (scaleOptions) await scale(scaleOptions);
+  else await main(watchers, changes);
 } catch (error) {
   failed = true;
   console.error(`\nbench:watch failed: ${error instanceof Error ? error.message : String(error)}`);

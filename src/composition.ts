@@ -2,49 +2,81 @@
  * The composition root: builds every part of the service from settings. The API, the projector,
  * the worker, the CLI scripts and the tests all start here.
  */
-import http from 'node:http';
-import type { Socket } from 'node:net';
-import express from 'express';
+import type http from 'node:http';
+import type express from 'express';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
-import type { Settings } from './config/settings.js';
-import type { EventStore } from './core/event-store/event-store.js';
+import type { Settings } from './core/settings/settings.js';
+import type { EventStore, RecordedEvent } from './core/event-store/event-store.js';
 import { PostgresEventStore } from './core/event-store/postgres/postgres-event-store.js';
-import { createPool } from './infrastructure/postgres.js';
-import { createRedis, RedisKeys } from './infrastructure/redis.js';
-import { createLogger, type Logger } from './infrastructure/logger.js';
-import { createMetrics, type Metrics } from './infrastructure/metrics.js';
-import { withTimeout } from './infrastructure/timeout.js';
+import { createPool } from './core/postgres/postgres.js';
+import { closeRedis, createRedis, RedisKeys } from './core/redis/redis.js';
+import { createLogger, type Logger } from './core/observability/logger.js';
+import { createMetrics, type Metrics } from './core/observability/metrics.js';
+import { withTimeout } from './core/timeout.js';
 import { instrumentAppends } from './core/event-store/instrumented.js';
-import { TenantCommands } from './application/tenant-commands.js';
-import { ConfigCommands } from './application/config-commands.js';
-import { WorkflowCommands } from './application/workflow-commands.js';
-import { ReadQueries } from './queries/read-queries.js';
-import { ProjectionProgress } from './queries/projection-progress.js';
-import { HotReadCache } from './queries/hot-read-cache.js';
-import { Authenticator } from './api/auth.js';
-import { createHotReadHandler } from './api/hot-read.js';
-import { HttpProblem, badRequest, errorHandler } from './api/problem.js';
-import { MAX_JSON_DEPTH, unstorablePath } from './domain/values.js';
-import { correlationIdOf, traceIdOf } from './api/context.js';
-import { healthRoutes } from './api/routes/health.js';
-import { openApiRouter } from './api/openapi.js';
-import { tenantRoutes } from './api/routes/tenants.js';
-import { configRoutes } from './api/routes/configs.js';
-import { auditRoutes } from './api/routes/audit.js';
-import { replayRoutes } from './api/routes/replay.js';
-import { configSchemaRoutes } from './api/routes/config-schemas.js';
-import { workflowRoutes } from './api/routes/workflows.js';
-import { adminRoutes } from './api/routes/admin.js';
-import { ADMIN_QUEUES_PATH, adminQueues } from './api/admin-queues.js';
-import { Queues, queueCounts } from './jobs/queues.js';
-import { RateLimits } from './api/rate-limits.js';
-import { PostgresProjectionRunner, whileHoldingLock } from '../projections/runner.js';
-import { readModelProjection } from '../projections/read-model.js';
-import { auditLogProjection } from '../projections/audit-log.js';
-import { RedisCacheProjection } from '../projections/redis-cache.js';
-import { Replay } from './queries/replay.js';
-import { SchemaRegistry, type SchemaUse } from './application/schema-registry.js';
+import { TenantCommands } from './features/tenants/tenants.commands.js';
+import { ConfigCommands } from './features/configs/configs.commands.js';
+import { ChangeRequestCommands } from './features/change-requests/change-requests.commands.js';
+import { DeploymentCommands } from './features/deployments/deployments.commands.js';
+import { WebhookCommands } from './features/webhooks/webhooks.commands.js';
+import { WebhookQueries } from './features/webhooks/webhooks.queries.js';
+import { ChangeSetCommands } from './features/change-sets/change-sets.commands.js';
+import { ChangeSetQueries } from './features/change-sets/change-sets.queries.js';
+import { ExportQueries } from './features/import-export/import-export.queries.js';
+import { ScheduledChangeCommands } from './features/scheduled-changes/scheduled-changes.commands.js';
+import { ScheduledChangeQueries } from './features/scheduled-changes/scheduled-changes.queries.js';
+import { EnvironmentCommands } from './features/environments/environments.commands.js';
+import { environmentChanges } from './features/environments/environment-set.js';
+import { EnvironmentQueries } from './features/environments/environments.queries.js';
+import { ApiKeyCommands } from './features/api-keys/api-keys.commands.js';
+import { ApiKeyQueries } from './features/api-keys/api-keys.queries.js';
+import {
+  DeploymentFeed,
+  announceDeploymentChanges,
+} from './features/deployments/deployment-feed.js';
+import { ApiKeyCache, announceRevocation } from './features/api-keys/api-key-verifier.js';
+import { TenantQueries } from './features/tenants/tenants.queries.js';
+import { ConfigQueries } from './features/configs/configs.queries.js';
+import { SchemaQueries } from './features/config-schemas/config-schemas.queries.js';
+import { AuditQueries } from './features/audit/audit.queries.js';
+import { ChangeRequestQueries } from './features/change-requests/change-requests.queries.js';
+import { DeploymentQueries } from './features/deployments/deployments.queries.js';
+import { activeCounts } from './features/operations/operations.queries.js';
+import { ProjectionProgress } from './core/projections/projection-progress.js';
+import { HotReadCache } from './features/live-read/hot-read.cache.js';
+import { HOT_ROUTE_LABELS } from './features/live-read/hot-read.routes.js';
+import { Authenticator } from './core/auth/auth.js';
+import { createHotReadHandler } from './features/live-read/hot-read.handler.js';
+import { buildApp } from './core/http/app.js';
+import { createHttpServer } from './core/http/server.js';
+import { API_ROUTES } from './routes.js';
+import { hotReadLog } from './core/http/access-log.js';
+import { ADMIN_QUEUES_PATH, adminQueues } from './features/operations/queue-dashboard.js';
+import { Queues, queueCounts } from './core/jobs/queues.js';
+import { CONSOLE_PATH, consoleRouter } from './features/console/console.assets.js';
+import { RateLimits } from './core/http/rate-limits.js';
+import { PostgresProjectionRunner, whileHoldingLock } from './core/projections/runner.js';
+import { readModelProjection } from './core/projections/read-model.js';
+import { auditLogProjection } from './features/audit/audit.projection.js';
+import { blameProjection } from './features/blame/blame.projection.js';
+import { BlameQueries } from './features/blame/blame.queries.js';
+import { AcknowledgementLedger } from './features/acknowledgements/acknowledgement-ledger.js';
+import { AcknowledgementQueries } from './features/acknowledgements/acknowledgements.queries.js';
+import { tenantHistoryProjection } from './features/time-travel/time-travel.projection.js';
+import { TimeTravelQueries } from './features/time-travel/time-travel.queries.js';
+import { RedisCacheProjection } from './features/live-read/redis-cache.projection.js';
+import { Replay } from './features/replay/replay.queries.js';
+import { SchemaRegistry, type SchemaUse } from './features/config-schemas/schema-registry.js';
+import {
+  Heartbeats,
+  heartbeatReport,
+  projectionComponent,
+} from './features/operations/heartbeats.js';
+import { readiness } from './features/operations/readiness.js';
+import { Encryption } from './core/crypto/encryption.js';
+import { encryptingEventStore } from './core/crypto/encrypting-event-store.js';
+import { isCiphertext } from './core/crypto/envelope.js';
 
 export interface Services {
   settings: Settings;
@@ -52,18 +84,57 @@ export interface Services {
   pool: pg.Pool;
   redis: Redis;
   keys: RedisKeys;
+  /** The log as stored (projections, exports, replay): encrypted values stay ciphertext. */
   store: EventStore;
+  /**
+   * The log as commands see it: encrypted configurations' values are encrypted on append and
+   * decrypted on `readStream` (`src/core/crypto/encrypting-event-store.ts`).
+   */
+  commandStore: EventStore;
+  /** Encryption at rest: the value cipher (if configured) and crypto-shredding. */
+  encryption: Encryption;
   tenantCommands: TenantCommands;
   configCommands: ConfigCommands;
-  workflow: WorkflowCommands;
+  changeRequestCommands: ChangeRequestCommands;
+  deploymentCommands: DeploymentCommands;
+  webhookCommands: WebhookCommands;
+  changeSetCommands: ChangeSetCommands;
+  scheduledChangeCommands: ScheduledChangeCommands;
+  environmentCommands: EnvironmentCommands;
+  apiKeyCommands: ApiKeyCommands;
+  /** Deployment streams (server-sent events); createApi subscribes it to the projector's news. */
+  deploymentFeed: DeploymentFeed;
+  /** The apps' acknowledgement reports (rows, not events). */
+  acknowledgements: AcknowledgementLedger;
+  /** API keys this process has checked (the Authenticator asks it; createApi subscribes it). */
+  apiKeys: ApiKeyCache;
   schemas: SchemaRegistry;
-  queries: ReadQueries;
+  /** Read-side queries per feature: read tables only, never the event store. */
+  queries: {
+    tenants: TenantQueries;
+    configs: ConfigQueries;
+    schemas: SchemaQueries;
+    audit: AuditQueries;
+    changeRequests: ChangeRequestQueries;
+    deployments: DeploymentQueries;
+    webhooks: WebhookQueries;
+    changeSets: ChangeSetQueries;
+    exports: ExportQueries;
+    scheduledChanges: ScheduledChangeQueries;
+    environments: EnvironmentQueries;
+    apiKeys: ApiKeyQueries;
+    blame: BlameQueries;
+    acknowledgements: AcknowledgementQueries;
+    timeTravel: TimeTravelQueries;
+  };
   /** Queries answered from the event log itself (history, time travel). */
   replay: Replay;
   progress: ProjectionProgress;
   auth: Authenticator;
   metrics: Metrics;
   rateLimits: RateLimits;
+  /** This process's heartbeats (worker, projections) for readiness and metrics. */
+  heartbeats: Heartbeats;
   close(): Promise<void>;
 }
 
@@ -89,8 +160,15 @@ export async function buildServices(
     commandTimeout: 1000,
   });
   const keys = new RedisKeys(settings.redisKeyPrefix);
-  const metrics = createMetrics();
+  const metrics = createMetrics({}, HOT_ROUTE_LABELS);
   const store = instrumentAppends(await createEventStore(settings, pool), metrics.appendObserved);
+  const encryption = new Encryption(settings.encryption, pool, redis, keys);
+  // Only where values can be encrypted: every process then follows crypto-shredding at once.
+  const keySubscriber = encryption.enabled
+    ? createRedis(settings.redis, { maxRetriesPerRequest: null })
+    : undefined;
+  if (keySubscriber) encryption.listen(keySubscriber);
+  const commandStore = encryptingEventStore(store, encryption.cipher);
   const progress = new ProjectionProgress(pool, redis, keys, settings.readYourWritesTimeoutMs);
   metrics.sources.eventStoreUp = () =>
     withTimeout(store.ping(), 2000).then(
@@ -103,31 +181,44 @@ export async function buildServices(
       behind: Number(l.behind),
       ageSeconds: l.ageSeconds,
     }));
-  metrics.sources.activeCounts = async () => {
-    const { rows } = await pool.query<{ tenants: number; configurations: number }>(
-      `SELECT (SELECT count(*)::int FROM tenants WHERE deleted_at IS NULL) AS tenants,
-              (SELECT count(*)::int FROM configurations WHERE deleted_at IS NULL) AS configurations`,
+  const heartbeats = new Heartbeats(pool, Math.max(100, settings.heartbeatTimeoutMs / 6));
+  metrics.sources.heartbeats = () => heartbeatReport(pool, settings.heartbeatTimeoutMs);
+  metrics.sources.redisUp = () =>
+    withTimeout(redis.ping(), 2000).then(
+      () => true,
+      () => false,
     );
-    return rows[0]!;
-  };
+  metrics.sources.activeCounts = () => activeCounts(pool);
+  const apiKeys = new ApiKeyCache(store, pool, keys, {
+    onTouchError: (error) => logger.warn({ err: error }, 'could not record an API key use'),
+  });
   const limits = { maxConfigsPerTenant: settings.maxConfigsPerTenant };
+  const acknowledgements = new AcknowledgementLedger(pool, settings.acknowledgements, (err) =>
+    logger.warn({ err }, 'could not prune acknowledgements'),
+  );
+  const acknowledgementQueries = new AcknowledgementQueries(
+    pool,
+    settings.acknowledgements.instanceTtlMs,
+  );
+  const schemaQueries = new SchemaQueries(pool);
   // Values in use come from the read model, once it has caught up with every write so far: a
   // new schema version must fit them all (values, defaults and values being rolled out).
-  const schemas = new SchemaRegistry(store, async (tenantId, schemaId) => {
-    await progress.waitFor(await store.headPosition(), ['read-model']);
-    const { rows } = await pool.query<SchemaUse>(
-      `SELECT config_id AS "configId", key, environment, type, value,
-              default_value AS "defaultValue", NULL AS "deploymentId"
-         FROM configurations
-        WHERE tenant_id = $1 AND schema_id = $2 AND deleted_at IS NULL
-       UNION ALL
-       SELECT d.config_id, c.key, c.environment, c.type, d.value, NULL, d.deployment_id
-         FROM deployments d JOIN configurations c USING (config_id)
-        WHERE c.tenant_id = $1 AND c.schema_id = $2 AND c.deleted_at IS NULL
-          AND d.status IN ('InProgress', 'Paused')`,
-      [tenantId, schemaId],
+  // Encrypted values in the read model are checked against a new schema as their plain text.
+  const decryptedUses = (tenantId: string, uses: SchemaUse[]) =>
+    Promise.all(
+      uses.map(async (u) => ({
+        ...u,
+        value: isCiphertext(u.value)
+          ? await encryption.requireCipher().decrypt(tenantId, u.value)
+          : u.value,
+        defaultValue: isCiphertext(u.defaultValue)
+          ? await encryption.requireCipher().decrypt(tenantId, u.defaultValue)
+          : u.defaultValue,
+      })),
     );
-    return rows;
+  const schemas = new SchemaRegistry(commandStore, async (tenantId, schemaId) => {
+    await progress.waitFor(await store.headPosition(), ['read-model']);
+    return decryptedUses(tenantId, await schemaQueries.usesOf(tenantId, schemaId));
   });
   return {
     settings,
@@ -136,11 +227,13 @@ export async function buildServices(
     redis,
     keys,
     store,
-    tenantCommands: new TenantCommands(store),
-    configCommands: new ConfigCommands(store, limits, schemas),
+    commandStore,
+    encryption,
+    tenantCommands: new TenantCommands(commandStore),
+    configCommands: new ConfigCommands(commandStore, limits, schemas),
     schemas,
-    workflow: new WorkflowCommands(
-      store,
+    changeRequestCommands: new ChangeRequestCommands(
+      commandStore,
       {
         ...limits,
         approvalExpiryMs: settings.approvalExpiry.defaultMs,
@@ -150,14 +243,55 @@ export async function buildServices(
       metrics.deploymentFinished,
       schemas,
     ),
-    queries: new ReadQueries(pool),
+    deploymentCommands: new DeploymentCommands(
+      commandStore,
+      metrics.deploymentFinished,
+      schemas,
+      (deploymentId, configId) => acknowledgements.canaryCounts(deploymentId, configId),
+    ),
+    acknowledgements,
+    webhookCommands: new WebhookCommands(
+      commandStore,
+      settings.webhooks.allowPrivateNetworks,
+      encryption.enabled,
+    ),
+    scheduledChangeCommands: new ScheduledChangeCommands(commandStore, schemas, limits),
+    changeSetCommands: new ChangeSetCommands(
+      commandStore,
+      { ...limits, approvalExpiryMs: settings.approvalExpiry.defaultMs },
+      schemas,
+    ),
+    environmentCommands: new EnvironmentCommands(commandStore),
+    apiKeyCommands: new ApiKeyCommands(commandStore, announceRevocation(redis, keys)),
+    apiKeys,
+    deploymentFeed: new DeploymentFeed(keys),
+    queries: {
+      tenants: new TenantQueries(pool),
+      configs: new ConfigQueries(pool),
+      schemas: schemaQueries,
+      audit: new AuditQueries(pool),
+      changeRequests: new ChangeRequestQueries(pool),
+      deployments: new DeploymentQueries(pool, acknowledgementQueries),
+      webhooks: new WebhookQueries(pool),
+      changeSets: new ChangeSetQueries(pool),
+      exports: new ExportQueries(pool),
+      scheduledChanges: new ScheduledChangeQueries(pool),
+      environments: new EnvironmentQueries(pool),
+      apiKeys: new ApiKeyQueries(pool),
+      blame: new BlameQueries(pool, acknowledgementQueries),
+      acknowledgements: acknowledgementQueries,
+      timeTravel: new TimeTravelQueries(pool),
+    },
     replay: new Replay(store),
     progress,
-    auth: new Authenticator(settings.jwt),
+    auth: new Authenticator(settings.jwt, { apiKeys }),
     metrics,
     rateLimits: new RateLimits(redis, settings.redisKeyPrefix, settings.rateLimits),
+    heartbeats,
     async close() {
+      await heartbeats.stop();
       await store.close().catch(() => undefined);
+      keySubscriber?.disconnect();
       redis.disconnect();
       await pool.end().catch(() => undefined);
     },
@@ -172,8 +306,21 @@ export interface ApiServer {
 }
 
 export function createApi(s: Services): ApiServer {
+  s.metrics.sources.degraded = async () => (await readiness(s)).status !== 'Healthy';
   const subscriber = createRedis(s.settings.redis, { maxRetriesPerRequest: null });
-  const cache = new HotReadCache(s.redis, subscriber, s.pool, s.keys, s.settings.cacheTtlMs);
+  const cache = new HotReadCache(
+    s.redis,
+    subscriber,
+    s.pool,
+    s.keys,
+    s.settings.cacheTtlMs,
+    s.encryption.cipher,
+    async () => s.progress.waitFor(await s.store.headPosition(), ['read-model']),
+  );
+  // Revealed snapshots hold decrypted values: a shredded tenant's go at once.
+  s.encryption.onDestroyed(() => cache.clear());
+  s.apiKeys.listen(subscriber);
+  s.deploymentFeed.listen(subscriber);
   const hotRead = createHotReadHandler({
     auth: s.auth,
     cache,
@@ -187,137 +334,48 @@ export function createApi(s: Services): ApiServer {
     maxWatchers: s.settings.maxWatchers,
     watchObserver: s.metrics.watch,
   });
-
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-  // Client IPs for the audit trail: trust X-Forwarded-For only from private-network proxies.
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
-  // A NUL in the path or query cannot be stored or even compared by PostgreSQL.
-  app.use((req, _res, next) => {
-    if (!/%00/i.test(req.url)) return next();
-    const inPath = /%00/i.test(req.url.split('?')[0]!);
-    next(
-      badRequest([{ field: inPath ? '(path)' : '(query)', message: 'contains a NUL character' }]),
-    );
-  });
-  app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
-  // A body in another format would be read as no body at all: say so instead.
-  app.use((req, _res, next) => {
-    const hasBody =
-      Number(req.headers['content-length'] ?? 0) > 0 ||
-      req.headers['transfer-encoding'] !== undefined;
-    if (!hasBody || req.is('application/json') || req.is('application/*+json')) return next();
-    next(
-      new HttpProblem(415, 'Unsupported media type', 'The body must be application/json', {
-        field: '(body)',
-      }),
-    );
-  });
-  // Text the event store cannot keep (NUL, unpaired surrogates) is refused here, naming the field.
-  app.use((req, _res, next) => {
-    const bad = unstorablePath(req.body);
-    if (bad === undefined) return next();
-    next(
-      badRequest([
-        {
-          field: bad.path || '(body)',
-          message:
-            bad.why === 'text'
-              ? 'contains a NUL or an unpaired surrogate character, which cannot be stored'
-              : `is nested more than ${MAX_JSON_DEPTH} levels deep`,
-        },
-      ]),
-    );
-  });
-  app.use((req, res, next) => {
-    res.locals.correlationId = correlationIdOf(req);
-    res.locals.traceId = traceIdOf(req);
-    res.setHeader('X-Correlation-Id', res.locals.correlationId as string);
-    next();
-  });
-  app.use((req, res, next) => {
-    const started = performance.now();
-    res.on('finish', () => {
-      const route = req.route ? `${req.baseUrl}${req.route.path as string}` : 'unmatched';
-      s.metrics.http(req.method, route, res.statusCode, (performance.now() - started) / 1000);
-    });
-    next();
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', s.metrics.registry.contentType);
-    res.end(await s.metrics.registry.metrics());
-  });
-  app.use(healthRoutes(s));
-  app.use(openApiRouter()); // OpenAPI JSON and Swagger UI at /swagger: public
   const queues = new Queues(s.settings);
   s.metrics.sources.queueCounts = () => queueCounts(queues);
-  const board = adminQueues(s.auth, queues);
-  app.use(ADMIN_QUEUES_PATH, board.guard, board.router);
-  const api = express.Router();
-  api.use((req, res, next) => {
-    res.locals.principal = s.auth.authenticate(req.headers.authorization);
-    next();
+  const board = adminQueues(s.auth, queues, s.settings.queueDashboardActions);
+  const app = buildApp({
+    services: s,
+    queues,
+    routes: API_ROUTES,
+    extra: [
+      [ADMIN_QUEUES_PATH, board.guard, board.router],
+      [
+        CONSOLE_PATH,
+        consoleRouter({
+          ...(s.settings.jwt.authority && s.settings.console.oidcClientId
+            ? {
+                oidc: {
+                  authority: s.settings.jwt.authority,
+                  clientId: s.settings.console.oidcClientId,
+                  scope: s.settings.console.oidcScope,
+                },
+              }
+            : {}),
+        }),
+      ],
+    ],
   });
-  api.use(tenantRoutes(s));
-  api.use(configRoutes(s));
-  api.use(auditRoutes(s));
-  api.use(replayRoutes(s));
-  api.use(configSchemaRoutes(s));
-  api.use(workflowRoutes(s));
-  api.use(adminRoutes(s, queues));
-  app.use('/api/v1', api);
-  app.use((req) => {
-    throw new HttpProblem(404, 'Not found', `No route for ${req.method} ${req.path}`);
-  });
-  app.use(errorHandler((error) => s.logger.error({ err: error }, 'request failed')));
-
-  const server = http.createServer((req, res) => {
-    if (!hotRead(req, res)) app(req, res);
-  });
-  server.keepAliveTimeout = 65_000;
-  // Open connections and the answers in flight, so that a shutdown can close each connection
-  // as soon as it is idle (Node's closeIdleConnections misses connections whose client went
-  // quiet). A connection is busy while one of its answers is in `answering`.
-  const sockets = new Set<Socket>();
-  const answering = new Set<http.ServerResponse>();
-  let closing = false;
-  const busy = (socket: Socket) => [...answering].some((r) => r.socket === socket);
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    // While closing, every answer says so: a client must not queue its next request here.
-    if (closing) res.shouldKeepAlive = false;
-    answering.add(res);
-    const finished = () => {
-      if (!answering.delete(res)) return;
-      if (closing && !busy(req.socket)) req.socket.destroySoon();
-    };
-    res.on('finish', finished);
-    res.on('close', finished);
+  const http = createHttpServer(app, hotRead, {
+    rate: s.settings.hotReadLogSampleRate,
+    log: hotReadLog(s.logger, s.settings.hotReadLogSampleRate),
   });
   return {
     app,
-    server,
+    server: http.server,
     cache,
     /**
-     * Stops taking connections and lets requests in flight finish (a write whose answer is lost
-     * would be retried as a conflict), for at most `graceMs`; ends long polls and streams at once
-     * (their clients come back to another replica).
+     * Stops taking connections and lets requests in flight finish, for at most `graceMs`; ends
+     * long polls and streams at once (their clients come back to another replica).
      */
     async close(graceMs = 10_000) {
-      closing = true;
-      // Answers still to come close their connection, so no request is queued behind them.
-      for (const res of answering) if (!res.headersSent) res.shouldKeepAlive = false;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      hotRead.shutdown();
-      // Idle keep-alive connections go now, busy ones as soon as their answer is out.
-      for (const socket of sockets) if (!busy(socket)) socket.destroy();
-      const force = setTimeout(() => server.closeAllConnections(), graceMs);
-      await closed;
-      clearTimeout(force);
+      await http.close(graceMs, () => {
+        hotRead.shutdown();
+        s.deploymentFeed.shutdown();
+      });
       subscriber.disconnect();
       await queues.close().catch(() => undefined);
     },
@@ -342,8 +400,29 @@ export function createProjector(
   const redis = createRedis(s.settings.redis);
   const onError = (error: unknown, projection: string) =>
     s.logger.error({ err: error, projection }, 'projection batch failed; retrying from checkpoint');
-  const runners = [readModelProjection, auditLogProjection].map(
-    (p) => new PostgresProjectionRunner(s.pool, s.store, p, { ...options, onError }),
+  const onAlive = (projection: string) => s.heartbeats.alive(projectionComponent(projection));
+  // After a read-model batch commits: API instances drop their map of a tenant whose declared
+  // environments it changed (the hot read path's, features/environments/environment-directory.ts).
+  const onBatch = (projection: string, events: RecordedEvent[]) => {
+    if (projection !== readModelProjection.name) return;
+    // Deployment streams re-read the rows this batch changed (features/deployments/deployment-feed.ts).
+    announceDeploymentChanges(redis, s.keys, events).catch(() => {
+      // Redis away: API instances re-read their streams every second while pub/sub is down.
+    });
+    for (const tenantId of environmentChanges(events)) {
+      redis.publish(s.keys.invalidationChannel, s.keys.environments(tenantId)).catch(() => {
+        // Redis away: API instances keep their maps one second only while pub/sub is down.
+      });
+    }
+  };
+  const runners = [
+    readModelProjection,
+    auditLogProjection,
+    blameProjection,
+    tenantHistoryProjection,
+  ].map(
+    (p) =>
+      new PostgresProjectionRunner(s.pool, s.store, p, { ...options, onError, onAlive, onBatch }),
   );
   const redisCache = new RedisCacheProjection(redis, s.keys, s.store);
   const controller = new AbortController();
@@ -364,15 +443,22 @@ export function createProjector(
           redisCache.name,
           controller.signal,
           (held) =>
-            redisCache.run(held, { ...options, onError: (e) => onError(e, redisCache.name) }),
+            redisCache.run(held, {
+              ...options,
+              onError: (e) => onError(e, redisCache.name),
+              onAlive: () => onAlive(redisCache.name),
+            }),
           (e) => onError(e, redisCache.name),
         ),
       ]);
     },
     async stop() {
       controller.abort();
+      // A command waiting for an unreachable Redis would hold the cache projection (and this
+      // stop) forever: closing the client fails it, and the aborted loop ends. The batch it was
+      // part of either ran whole in Redis (Lua) or not at all.
+      await closeRedis(redis);
       await running;
-      redis.disconnect();
     },
   };
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
-import { flattenSettings, loadSettings } from '../src/config/settings.js';
+import { flattenSettings, loadSettings } from '../src/core/settings/settings.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const read = (rel: string) => readFileSync(path.join(root, rel), 'utf8');
@@ -51,6 +51,10 @@ const EXPORTED_METRICS: Record<string, { type: MetricType; labels: string[] }> =
   active_tenants: { type: 'gauge', labels: [] },
   active_configurations: { type: 'gauge', labels: [] },
   event_store_up: { type: 'gauge', labels: [] },
+  redis_up: { type: 'gauge', labels: [] },
+  readiness_degraded: { type: 'gauge', labels: [] },
+  worker_heartbeat_age_seconds: { type: 'gauge', labels: [] },
+  projection_heartbeat_age_seconds: { type: 'gauge', labels: ['projection'] },
 };
 /** Known values of labels the queries match on. */
 const LABEL_VALUES: Record<string, string[]> = {
@@ -776,8 +780,8 @@ describe('packaging: Grafana provisioning and dashboard', () => {
 });
 
 describe('packaging: metrics exported by the service', () => {
-  it('every metric the alerts and dashboard use is registered (src/infrastructure/metrics.ts)', async function () {
-    const file = path.join(root, 'src/infrastructure/metrics.ts');
+  it('every metric the alerts and dashboard use is registered (src/core/observability/metrics.ts)', async function () {
+    const file = path.join(root, 'src/core/observability/metrics.ts');
     if (!existsSync(file)) this.skip();
     const mod = (await import(pathToFileURL(file).href)) as { metricNames?: () => string[] };
     if (typeof mod.metricNames !== 'function') this.skip();

@@ -6,14 +6,18 @@ import { open, rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { pino } from 'pino';
 import { buildServices } from '../composition.js';
-import { createLogger } from '../infrastructure/logger.js';
-import { exportEvents } from '../application/event-transfer.js';
+import { createLogger } from '../core/observability/logger.js';
+import { exportEvents } from '../features/backup/event-transfer.js';
 import { cliArgs, settingsOrExit } from './run.js';
+import { describeFailure } from '../core/failures.js';
 
 const USAGE = 'usage: npm run events:export -- [--tenant <id>] [--out <file.ndjson>]';
 const say = (msg: string) => process.stderr.write(`${msg}\n`);
 
-const args = cliArgs({ tenant: { type: 'string' }, out: { type: 'string' } } as const, USAGE);
+const { values: args } = cliArgs(
+  { tenant: { type: 'string' }, out: { type: 'string' } } as const,
+  USAGE,
+);
 
 const settings = settingsOrExit();
 const target = args.out;
@@ -23,7 +27,7 @@ let file;
 try {
   file = partial ? await open(partial, 'w') : undefined;
 } catch (error) {
-  say(`export failed: ${(error as Error).message}`);
+  say(`export failed: ${describeFailure(error)}`);
   process.exit(1);
 }
 const out = file ? file.createWriteStream() : process.stdout;
@@ -60,7 +64,7 @@ try {
   );
 } catch (error) {
   exitCode = 1;
-  say(`export failed: ${(error as Error).message}`);
+  say(`export failed: ${describeFailure(error)}`);
   if (partial) {
     out.destroy();
     await rm(partial, { force: true }).catch(() => undefined);

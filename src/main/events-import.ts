@@ -6,14 +6,15 @@
 // Progress goes to stderr.
 import { createReadStream } from 'node:fs';
 import { buildServices, createProjector } from '../composition.js';
-import { rebuildProjections } from '../../projections/rebuild.js';
-import { importEvents, type ImportProgress } from '../application/event-transfer.js';
+import { rebuildProjections } from '../core/projections/rebuild.js';
+import { importEvents, type ImportProgress } from '../features/backup/event-transfer.js';
 import { cliArgs, settingsOrExit } from './run.js';
+import { describeFailure } from '../core/failures.js';
 
 const USAGE = 'usage: npm run events:import -- --in <file.ndjson> [--rebuild]';
 const say = (msg: string) => process.stderr.write(`${msg}\n`);
 
-const args = cliArgs(
+const { values: args } = cliArgs(
   { in: { type: 'string' }, rebuild: { type: 'boolean', default: false } } as const,
   USAGE,
 );
@@ -58,7 +59,7 @@ try {
   }
 } catch (error) {
   exitCode = 1;
-  say(`import failed: ${(error as Error).message}`);
+  say(`import failed: ${describeFailure(error)}`);
 } finally {
   await projector?.stop();
   await services.close();

@@ -1,7 +1,7 @@
 // Loaded with `node --import` before the application, so that HTTP, Express, pg and ioredis are
 // instrumented as they load. Does nothing unless OpenTelemetry__JaegerEndpoint is set.
 import { register } from 'node:module';
-import { loadSettings } from '../config/settings.js';
+import { loadSettings } from '../core/settings/settings.js';
 
 let settings;
 try {
@@ -12,7 +12,7 @@ try {
 if (settings?.telemetry.jaegerEndpoint) {
   // ESM modules are patched through import-in-the-middle's loader hook.
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
-  const { startTracing, otlpTracesUrl } = await import('../infrastructure/tracing.js');
+  const { startTracing, otlpTracesUrl } = await import('../core/observability/tracing.js');
   const { url, rewritten } = otlpTracesUrl(settings.telemetry.jaegerEndpoint);
   if (rewritten) {
     process.stderr.write(

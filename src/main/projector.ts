@@ -1,20 +1,25 @@
 // The projector: follows the event log into the read tables and the Redis cache
 // (npm run start:projector). Several may run; each projection is active in one of them.
-import { buildServices, createProjector } from '../composition.js';
-import { onShutdown, settingsOrExit } from './run.js';
-import { startMetricsServer } from '../infrastructure/metrics-server.js';
+import { createProjector } from '../composition.js';
+import { runBackgroundProcess } from './run.js';
+import { DEFAULT_METRICS_PORTS } from '../core/observability/metrics-server.js';
 
-const settings = settingsOrExit();
-const services = await buildServices(settings, { poolSize: 6 });
-const projector = createProjector(services);
-projector.start();
-services.logger.info(
-  { projections: [...projector.runners.map((r) => r.projection.name), projector.redisCache.name] },
-  'projector started',
+await runBackgroundProcess(
+  'projector',
+  `usage: npm run start:projector   (npm run dev:projector from source)
+Follows the event log into the read tables and the Redis cache. /metrics on METRICS_PORT
+(default ${DEFAULT_METRICS_PORTS.projector}).`,
+  (services) => {
+    const projector = createProjector(services);
+    projector.start();
+    return {
+      stop: () => projector.stop(),
+      started: {
+        projections: [
+          ...projector.runners.map((r) => r.projection.name),
+          projector.redisCache.name,
+        ],
+      },
+    };
+  },
 );
-const metricsServer = startMetricsServer(services.metrics, settings.metricsPort);
-onShutdown(async () => {
-  metricsServer.close();
-  await projector.stop();
-  await services.close();
-});

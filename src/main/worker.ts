@@ -1,16 +1,15 @@
-// The BullMQ worker (npm run start:worker): timed and long work. See src/jobs/.
-import { startWorkers } from '../jobs/workers.js';
-import { buildServices } from '../composition.js';
-import { onShutdown, settingsOrExit } from './run.js';
-import { startMetricsServer } from '../infrastructure/metrics-server.js';
+// The BullMQ worker (npm run start:worker): timed and long work. See src/core/jobs/.
+import { startWorkers } from '../core/jobs/workers.js';
+import { runBackgroundProcess } from './run.js';
+import { DEFAULT_METRICS_PORTS } from '../core/observability/metrics-server.js';
 
-const settings = settingsOrExit();
-const services = await buildServices(settings, { poolSize: 6 });
-const workers = startWorkers(services);
-services.logger.info({ queues: workers.queues }, 'worker started');
-const metricsServer = startMetricsServer(services.metrics, settings.metricsPort);
-onShutdown(async () => {
-  metricsServer.close();
-  await workers.close();
-  await services.close();
-});
+await runBackgroundProcess(
+  'worker',
+  `usage: npm run start:worker   (npm run dev:worker from source)
+Runs the jobs: canary steps, change-request expiry, projection rebuilds, the job reconciler.
+/metrics on METRICS_PORT (default ${DEFAULT_METRICS_PORTS.worker}).`,
+  (services) => {
+    const workers = startWorkers(services);
+    return { stop: () => workers.close(), started: { queues: workers.queues } };
+  },
+);

@@ -42,7 +42,7 @@ describe('API contract edges (e2e)', function () {
 
   it('pages and counts only the environments a limited token may see', async function () {
     const t = await tenant();
-    for (const k of ['a', 'b', 'c']) await create(t, k, 'Alpha');
+    for (const k of ['a', 'b', 'c']) await create(t, k, 'Staging');
     const last = await create(t, 'd', 'Development');
     const dev = h.token('reader', t.tenantId, { environments: ['Development'] });
     const page = await request(h.url)

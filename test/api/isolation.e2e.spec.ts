@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
-import { configIdFor } from '../../src/domain/configuration.js';
+import { configIdFor } from '../../src/features/configs/config.decider.js';
 import { eventCount, startHarness, uniqueTenant, type Harness } from '../support/harness.js';
 
 const PROBLEM = 'application/problem+json; charset=utf-8';
@@ -460,8 +460,9 @@ describe('tenant isolation (e2e)', function () {
         `SELECT count(*)::int AS n FROM es_events WHERE stream_id IN ($1, $2, $3)`,
         [`tenant-${B}`, `config-${bConfigId}`, `config-${bDeletedConfigId}`],
       );
-      // tenant: created + 2 registered + 1 released; live config: created; deleted: created + deleted.
-      expect(rows[0]!.n).to.equal(7);
+      // tenant: created + 3 environments declared + 2 registered + 1 released; live config:
+      // created; deleted: created + deleted.
+      expect(rows[0]!.n).to.equal(10);
     });
 
     it('is unchanged on the read side', async function () {

@@ -7,17 +7,31 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import request from 'supertest';
 import { z } from 'zod';
-import { HOT_ENV_ROUTE, HOT_KEY_ROUTE } from '../../src/api/hot-read.js';
-import { ADMIN_QUEUES_PATH } from '../../src/api/admin-queues.js';
-import {
-  ROUTES,
-  SPEC_ALIAS,
-  SPEC_PATH,
-  UI_PATH,
-  openApiDocument,
-  toOpenApiPath,
-} from '../../src/api/openapi.js';
-import * as schemas from '../../src/api/schemas.js';
+import { HOT_ENV_ROUTE, HOT_KEY_ROUTE } from '../../src/features/live-read/hot-read.handler.js';
+import { ADMIN_QUEUES_PATH } from '../../src/features/operations/queue-dashboard.js';
+import { CONSOLE_PATH } from '../../src/features/console/console.assets.js';
+import { openApiDocument } from '../../src/core/http/openapi.js';
+import { SPEC_ALIAS, SPEC_PATH, UI_PATH } from '../../src/core/http/swagger-ui.js';
+import { toOpenApiPath } from '../../src/core/http/route.js';
+import { API_ROUTES } from '../../src/routes.js';
+import * as tenantSchemas from '../../src/features/tenants/tenants.schemas.js';
+import * as configSchemas from '../../src/features/configs/configs.schemas.js';
+import * as configSchemaSchemas from '../../src/features/config-schemas/config-schemas.schemas.js';
+import * as auditSchemas from '../../src/features/audit/audit.schemas.js';
+import * as apiKeySchemas from '../../src/features/api-keys/api-keys.schemas.js';
+import * as replaySchemas from '../../src/features/replay/replay.schemas.js';
+import * as deploymentSchemas from '../../src/features/deployments/deployments.schemas.js';
+import * as changeRequestSchemas from '../../src/features/change-requests/change-requests.schemas.js';
+import * as hotReadSchemas from '../../src/features/live-read/hot-read.schemas.js';
+import * as webhookSchemas from '../../src/features/webhooks/webhooks.schemas.js';
+import * as changeSetSchemas from '../../src/features/change-sets/change-sets.schemas.js';
+import * as importExportSchemas from '../../src/features/import-export/import-export.schemas.js';
+import * as scheduleSchemas from '../../src/features/scheduled-changes/scheduled-changes.schemas.js';
+import * as environmentSchemas from '../../src/features/environments/environments.schemas.js';
+import * as blameSchemas from '../../src/features/blame/blame.schemas.js';
+import * as timeTravelSchemas from '../../src/features/time-travel/time-travel.schemas.js';
+import * as futurePreviewSchemas from '../../src/features/future-preview/future-preview.schemas.js';
+import * as acknowledgementSchemas from '../../src/features/acknowledgements/acknowledgements.schemas.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 type Json = Record<string, unknown>;
@@ -86,6 +100,8 @@ function servedRoutes(stack: LayerLike[], prefix = ''): { method: string; path: 
 
 /** Served, but not part of the API document: bull-board, and the document itself. */
 const excluded = (path: string) =>
+  path === CONSOLE_PATH ||
+  path.startsWith(`${CONSOLE_PATH}/`) ||
   path === ADMIN_QUEUES_PATH ||
   path.startsWith(`${ADMIN_QUEUES_PATH}/`) ||
   path === UI_PATH ||
@@ -144,7 +160,9 @@ describe('OpenAPI document and Swagger UI (e2e)', function () {
         const res = await request(h.url).get(path);
         expect(res.status, path).to.equal(200);
         expect(res.headers['content-type'], path).to.match(/^application\/json/);
-        expect(res.body, path).to.deep.equal(JSON.parse(JSON.stringify(openApiDocument())));
+        expect(res.body, path).to.deep.equal(
+          JSON.parse(JSON.stringify(openApiDocument(API_ROUTES))),
+        );
       }
     });
 
@@ -159,6 +177,31 @@ describe('OpenAPI document and Swagger UI (e2e)', function () {
       expect(bearer).to.include({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
       expect(bearer.description).to.include('tenant_id');
       expect(doc.security).to.deep.equal([{ bearer: [] }]);
+    });
+
+    it('documents the API-key scheme on the app routes only, and the API key routes', function () {
+      const schemes = (doc.components as Json).securitySchemes as Json;
+      expect(schemes.apiKey).to.include({ type: 'apiKey', in: 'header', name: 'X-API-Key' });
+      const paths = doc.paths as Record<string, Record<string, Json>>;
+      const withKeys: string[] = [];
+      for (const [path, item] of Object.entries(paths)) {
+        for (const [method, op] of Object.entries(item)) {
+          const security = op.security as Json[] | undefined;
+          if (security?.some((s) => 'apiKey' in s)) withKeys.push(`${method} ${path}`);
+        }
+      }
+      expect(withKeys.sort()).to.deep.equal([
+        'get /api/v1/tenants/{tenantId}/environments/{environment}/configs',
+        'get /api/v1/tenants/{tenantId}/environments/{environment}/configs/{key}',
+        'post /api/v1/deployments/{deploymentId}/metrics',
+        'post /api/v1/tenants/{tenantId}/environments/{environment}/acknowledgements',
+      ]);
+      const keys = paths['/api/v1/tenants/{tenantId}/api-keys']!;
+      expect(Object.keys(keys).sort()).to.deep.equal(['get', 'post']);
+      expect(
+        Object.keys(paths['/api/v1/tenants/{tenantId}/api-keys/{keyId}']!).sort(),
+      ).to.deep.equal(['delete', 'get']);
+      expect(JSON.stringify(keys.post!.responses)).to.include('ApiKeyWithSecret');
     });
 
     it('resolves every $ref', function () {
@@ -267,9 +310,36 @@ describe('OpenAPI document and Swagger UI (e2e)', function () {
   });
 
   describe('request schemas are the validators', function () {
+    /** Every feature's exported request schemas (each *.schemas.ts). */
+    const schemas = {
+      ...tenantSchemas,
+      ...configSchemas,
+      ...configSchemaSchemas,
+      ...auditSchemas,
+      ...replaySchemas,
+      ...deploymentSchemas,
+      ...changeRequestSchemas,
+      ...hotReadSchemas,
+      ...webhookSchemas,
+      ...changeSetSchemas,
+      ...importExportSchemas,
+      ...scheduleSchemas,
+      ...environmentSchemas,
+      ...apiKeySchemas,
+      ...blameSchemas,
+      ...timeTravelSchemas,
+      ...futurePreviewSchemas,
+      ...acknowledgementSchemas,
+    };
     const exported = new Map<unknown, string>(
       Object.entries(schemas).map(([name, value]) => [value, name] as const),
     );
+    /** The declarations, as the catalogue listed them (body and query beside the route). */
+    const ROUTES = API_ROUTES.map((r) => ({
+      ...r,
+      body: r.request?.body,
+      query: r.request?.query,
+    }));
     const withoutDialect = (s: z.ZodType) => {
       const { $schema: _d, ...rest } = z.toJSONSchema(s, { io: 'input' }) as Json;
       return rest;
@@ -317,6 +387,88 @@ describe('OpenAPI document and Swagger UI (e2e)', function () {
         .send({ tenantId: 'openapi-x', name: 'x', unknownField: 1 });
       expect(res.status).to.equal(400);
       expect(res.body.field).to.equal('unknownField');
+    });
+  });
+
+  describe('examples (Swagger UI "Try it out")', function () {
+    interface Param {
+      name: string;
+      in: string;
+      required?: boolean;
+      example?: unknown;
+      $ref?: string;
+    }
+    const operations = () =>
+      API_ROUTES.map((r) => {
+        const op = (doc.paths as Record<string, Record<string, Json>>)[toOpenApiPath(r.path)]![
+          r.method
+        ]!;
+        const params = (op.parameters as Param[]).map((p) =>
+          p.$ref ? (resolvePointer(doc, p.$ref) as Param) : p,
+        );
+        const body = (op.requestBody as { content: Record<string, Json> } | undefined)?.content[
+          'application/json'
+        ];
+        return { r, params, body };
+      });
+
+    it('gives every path parameter, required query parameter and body an example its schema accepts', function () {
+      let bodies = 0;
+      for (const { r, params, body } of operations()) {
+        const of = (where: string) =>
+          Object.fromEntries(
+            params
+              .filter((p) => p.in === where && p.example !== undefined)
+              .map((p) => [p.name, p.example]),
+          );
+        for (const p of params.filter((p) => p.in === 'path' || (p.in === 'query' && p.required))) {
+          expect(p.example, `${r.operationId}: ${p.in} parameter ${p.name}`).not.to.equal(
+            undefined,
+          );
+        }
+        const parse = (schema: z.ZodType | undefined, value: unknown, what: string) => {
+          if (!schema) return;
+          const parsed = schema.safeParse(value);
+          expect(
+            parsed.success,
+            `${r.operationId}: ${what} ${JSON.stringify(parsed.error?.issues)}`,
+          ).to.equal(true);
+        };
+        parse(r.request?.params, of('path'), 'path example');
+        parse(r.request?.query, of('query'), 'query example');
+        parse(r.request?.headers, of('header'), 'header example');
+        if (r.request?.body) {
+          bodies++;
+          expect(body?.example, `${r.operationId}: body example`).not.to.equal(undefined);
+          parse(r.request.body, body!.example, 'body example');
+        }
+      }
+      expect(bodies).to.be.greaterThan(10);
+    });
+
+    it('sends every operation as Swagger UI fills it in, and no example is refused as invalid', async function () {
+      this.timeout(60_000);
+      const refused: string[] = [];
+      for (const { r, params, body } of operations()) {
+        const example = (where: string) =>
+          params.filter((p) => p.in === where && p.example !== undefined);
+        let path = r.path;
+        for (const p of example('path')) {
+          path = path.replace(`:${p.name}`, encodeURIComponent(String(p.example)));
+        }
+        const query = Object.fromEntries(example('query').map((p) => [p.name, String(p.example)]));
+        let req = request(h.url)
+          [r.method](path)
+          .query(query)
+          .set('Authorization', `Bearer ${h.admin}`);
+        for (const p of example('header')) req = req.set(p.name, String(p.example));
+        const res =
+          body?.example !== undefined ? await req.send(body.example as object) : await req;
+        if ([400, 415, 422].includes(res.status)) {
+          refused.push(`${r.operationId}: ${res.status} ${JSON.stringify(res.body)}`);
+        }
+      }
+      expect(refused, refused.join('\n')).to.deep.equal([]);
     });
   });
 

@@ -126,7 +126,7 @@ describe('request validation (e2e)', function () {
 
     it('rejects an unknown extra property with 400 naming it', async function () {
       // Regression: zod reports unrecognized keys with an empty path, so fromZod() names '(body)', not
-      // the offending property (src/api/problem.ts fromZod).
+      // the offending property (src/core/http/problem.ts fromZod).
       const res = await expectRefused(
         postTenant({ tenantId: uniqueTenant('val'), name: 'x', tier: 'Free', isAdmin: true }),
         400,

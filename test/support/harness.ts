@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { loadSettings, type Settings } from '../../src/config/settings.js';
+import { loadSettings, type Settings } from '../../src/core/settings/settings.js';
 import {
   buildServices,
   createApi,
@@ -14,10 +14,11 @@ import {
   type Projector,
   type Services,
 } from '../../src/composition.js';
-import { signToken, type Role } from '../../src/api/auth.js';
-import { createLogger } from '../../src/infrastructure/logger.js';
-import { startWorkers } from '../../src/jobs/workers.js';
+import { signToken, type Role } from '../../src/core/auth/auth.js';
+import { createLogger, type Logger } from '../../src/core/observability/logger.js';
+import { startWorkers } from '../../src/core/jobs/workers.js';
 import { redisPrefix, redisUrl, testDbConnectionString } from './test-env.js';
+import { checkResponses } from './response-check.js';
 
 export interface Harness {
   settings: Settings;
@@ -51,6 +52,9 @@ export function testSettings(overrides: Record<string, string> = {}): Settings {
       RateLimiting__ConfigGet: '1000000',
       RateLimiting__ConfigCreate: '1000000',
       RateLimiting__Deployments: '1000000',
+      // The test database is shared by every harness of a run, each with its own queues: a
+      // reconciler would re-create other tests' jobs. The test of the reconciler sets its own.
+      ConfigService__JobReconcileInterval: 'P7D',
       ...overrides,
     },
     '/nonexistent',
@@ -64,14 +68,18 @@ export async function startHarness(
     runProjector?: boolean;
     /** Run the BullMQ workers and the job scheduler (deployment steps, approval expiry). */
     runWorker?: boolean;
+    /** Where the service logs (a test that reads its log lines). */
+    logger?: Logger;
   } = {},
 ): Promise<Harness> {
   const settings = testSettings(options.overrides);
   const services = await buildServices(settings, {
-    logger: createLogger(settings.logLevel),
+    logger: options.logger ?? createLogger(settings.logLevel),
     poolSize: 10,
   });
   const api = createApi(services);
+  // Every answer is checked against its route's declaration (reported by test/hooks.ts).
+  checkResponses(api.server);
   await new Promise<void>((resolve) => api.server.listen(0, '127.0.0.1', resolve));
   const projector = createProjector(services, { idleWaitMs: 50 });
   if (options.runProjector) projector.start();

@@ -4,8 +4,8 @@
  */
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { migrate } from '../../src/infrastructure/migrate.js';
-import { parsePostgresConnectionString, type PgConfig } from '../../src/infrastructure/postgres.js';
+import { migrate } from '../../src/core/postgres/migrate.js';
+import { parsePostgresConnectionString, type PgConfig } from '../../src/core/postgres/postgres.js';
 
 const adminConnection =
   process.env.TEST_POSTGRES_ADMIN ??

@@ -48,6 +48,24 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
       prefix = `conf${randomUUID().replace(/-/g, '').slice(0, 12)}-`;
     });
 
+    it('reads a stream from a revision on (inclusive), and nothing past its end', async function () {
+      const stream = `${prefix}from`;
+      const events = [newEvent('A'), newEvent('B'), newEvent('C')];
+      await store.append([{ streamId: stream, expected: 'no_stream', events }]);
+      const tail = await store.readStream(stream, { fromRevision: 1n });
+      expect(tail.events.map((e) => [e.type, e.revision])).to.deep.equal([
+        ['B', 1n],
+        ['C', 2n],
+      ]);
+      expect(tail.revision).to.equal(2n);
+      const last = await store.readStream(stream, { fromRevision: 2n });
+      expect(last.events.map((e) => e.id)).to.deep.equal([events[2]!.id]);
+      expect((await store.readStream(stream, { fromRevision: 3n })).events).to.deep.equal([]);
+      expect((await store.readStream(`${prefix}none`, { fromRevision: 0n })).events).to.deep.equal(
+        [],
+      );
+    });
+
     it('appends to a new stream and reads it back in order with metadata', async function () {
       const stream = `${prefix}a`;
       const events = [newEvent('A', { i: 1 }), newEvent('B', { i: 2 })];

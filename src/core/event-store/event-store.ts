@@ -43,6 +43,8 @@ export interface RecordedEvent<T extends string = string, D = unknown> extends N
   position: bigint;
   /** When the store recorded it. */
   recordedAt: Date;
+  /** Hex SHA-256 link of the stream's hash chain (chain.ts); absent when the store has none. */
+  hash?: string;
 }
 
 export interface AppendRequest {
@@ -62,6 +64,13 @@ export interface ReadStreamResult {
   /** -1n when the stream does not exist. */
   revision: bigint;
   events: RecordedEvent[];
+  /** Some events carry values the store decrypted: keep them no longer than needed. */
+  decrypted?: true;
+}
+
+export interface ReadStreamOptions {
+  /** Inclusive. */
+  fromRevision?: bigint;
 }
 
 export interface ReadAllOptions {
@@ -80,7 +89,12 @@ export interface EventStore {
    * the original result (idempotent retry).
    */
   append(requests: AppendRequest[]): Promise<AppendResult>;
-  readStream(streamId: string): Promise<ReadStreamResult>;
+  /**
+   * A stream's events in revision order; with `fromRevision`, only those at and after it (the
+   * command handler's cached states read just what is new; the event at `fromRevision` itself
+   * comes back so the caller can check it is still the one it folded).
+   */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult>;
   /** One page of the global log, in global order. */
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
   /** Position of the newest event in the global log (0n when empty). */
@@ -139,6 +153,8 @@ export async function catchUp(
     signal: AbortSignal;
     onError?: (error: unknown) => void;
     onIdle?: (after: bigint, head: bigint) => Promise<bigint>;
+    /** Called after every read of the log that went well (events or none): a heartbeat. */
+    onAlive?: () => void;
   },
   handle: (events: RecordedEvent[], after: bigint) => Promise<bigint | void>,
 ): Promise<void> {
@@ -158,8 +174,10 @@ export async function catchUp(
       if (events.length === 0) {
         if (options.onIdle && head > after) {
           after = await options.onIdle(after, head);
+          options.onAlive?.();
           continue;
         }
+        options.onAlive?.();
         await store.waitForEvents(options.idleWaitMs ?? 1000, options.signal, mark);
         failures = 0;
         continue;
@@ -167,6 +185,7 @@ export async function catchUp(
       // The handler may report where it really got to (e.g. a checkpoint moved by a rebuild).
       const reached = await handle(events, after);
       after = reached ?? events[events.length - 1]!.position;
+      options.onAlive?.();
       failures = 0;
     } catch (error) {
       if (options.signal.aborted) return;

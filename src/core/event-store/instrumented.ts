@@ -14,7 +14,7 @@ export function instrumentAppends(
         observe((performance.now() - started) / 1000);
       }
     },
-    readStream: (id) => store.readStream(id),
+    readStream: (id, options) => store.readStream(id, options),
     readAll: (o) => store.readAll(o),
     headPosition: () => store.headPosition(),
     waitForEvents: (ms, signal, since) => store.waitForEvents(ms, signal, since),

@@ -18,6 +18,7 @@ import {
   type AppendResult,
   type EventStore,
   type ReadAllOptions,
+  type ReadStreamOptions,
   type ReadStreamResult,
   type RecordedEvent,
   Wakeups,
@@ -167,11 +168,15 @@ export class KurrentDbEventStore implements EventStore {
     return newest ?? (await this.headPosition());
   }
 
-  async readStream(streamId: string): Promise<ReadStreamResult> {
+  async readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult> {
     this.assertOpen();
     let resolved;
     try {
-      resolved = await this.collect('readStream', () => this.client.readStream(streamId));
+      resolved = await this.collect('readStream', () =>
+        options?.fromRevision === undefined
+          ? this.client.readStream(streamId)
+          : this.client.readStream(streamId, { fromRevision: options.fromRevision }),
+      );
     } catch (error) {
       if (isStreamNotFound(error)) return { revision: -1n, events: [] };
       throw error;

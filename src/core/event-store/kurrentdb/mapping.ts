@@ -26,6 +26,7 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '../event-store.js';
+import { KURRENTDB_SCHEMES, kurrentDbScheme } from './schemes.js';
 
 /** Position the server reports for "no position" (ulong.MaxValue on the wire). */
 export const NO_POSITION = 2n ** 64n - 1n;
@@ -36,19 +37,6 @@ export const UNKNOWN_POSITION = -1n;
 // ---------------------------------------------------------------------------------------------
 // Connection strings
 
-const SCHEMES = new Map<string, string>([
-  // The client still accepts `esdb`, but warns on every parse; the native reader gets the same
-  // string, so both understand the `kurrentdb` spelling.
-  ['esdb', 'kurrentdb'],
-  ['esdb+discover', 'kurrentdb+discover'],
-  ['kurrentdb', 'kurrentdb'],
-  ['kurrentdb+discover', 'kurrentdb+discover'],
-  ['kurrent', 'kurrent'],
-  ['kurrent+discover', 'kurrent+discover'],
-  ['kdb', 'kdb'],
-  ['kdb+discover', 'kdb+discover'],
-]);
-
 /**
  * Accepts `esdb://` and `kurrentdb://` (and the client's other spellings) and returns the form
  * the client parses without warnings. Never echoes the string back: it may hold a password.
@@ -56,10 +44,10 @@ const SCHEMES = new Map<string, string>([
 export function normaliseConnectionString(connectionString: string): string {
   const trimmed = connectionString.trim();
   const match = /^([a-z+]+):\/\//i.exec(trimmed);
-  const scheme = match ? SCHEMES.get(match[1]!.toLowerCase()) : undefined;
+  const scheme = kurrentDbScheme(trimmed);
   if (!match || !scheme) {
     throw new TypeError(
-      `Unsupported KurrentDB connection string: expected one of ${[...SCHEMES.keys()]
+      `Unsupported KurrentDB connection string: expected one of ${[...KURRENTDB_SCHEMES.keys()]
         .map((s) => `${s}://`)
         .join(', ')}`,
     );

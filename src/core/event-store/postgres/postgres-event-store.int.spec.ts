@@ -2,7 +2,7 @@ import pg from 'pg';
 import { expect } from 'chai';
 import { describeEventStoreConformance, newEvent } from '../conformance.js';
 import { PostgresEventStore } from './postgres-event-store.js';
-import { createPool } from '../../../infrastructure/postgres.js';
+import { createPool } from '../../postgres/postgres.js';
 import { testDbConfig } from '../../../../test/support/test-env.js';
 
 describeEventStoreConformance('PostgreSQL', {

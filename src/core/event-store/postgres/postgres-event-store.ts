@@ -6,10 +6,12 @@ import {
   type AppendResult,
   type EventStore,
   type ReadAllOptions,
+  type ReadStreamOptions,
   type ReadStreamResult,
   type RecordedEvent,
   Wakeups,
 } from '../event-store.js';
+import { contentDigest } from '../chain.js';
 
 interface EventRow {
   position: bigint;
@@ -20,10 +22,15 @@ interface EventRow {
   data: unknown;
   metadata: RecordedEvent['metadata'];
   recorded_at: Date;
+  hash: Buffer | null;
 }
 
 const COLUMNS =
-  'position, stream_id, stream_revision, event_id, event_type, data, metadata, recorded_at';
+  'position, stream_id, stream_revision, event_id, event_type, data, metadata, recorded_at, hash';
+
+const READ_STREAM = `SELECT ${COLUMNS} FROM es_events WHERE stream_id = $1 ORDER BY stream_revision`;
+const READ_STREAM_FROM = `SELECT ${COLUMNS} FROM es_events
+  WHERE stream_id = $1 AND stream_revision >= $2 ORDER BY stream_revision`;
 
 function toRecorded(row: EventRow): RecordedEvent {
   return {
@@ -35,6 +42,7 @@ function toRecorded(row: EventRow): RecordedEvent {
     revision: row.stream_revision,
     position: row.position,
     recordedAt: row.recorded_at,
+    ...(row.hash ? { hash: row.hash.toString('hex') } : {}),
   };
 }
 
@@ -52,6 +60,8 @@ export class PostgresEventStore implements EventStore {
     private readonly pool: pg.Pool,
     /** Connection settings for the LISTEN client (a dedicated connection). */
     private readonly listenConfig: pg.ClientConfig,
+    /** Off only to measure what hashing costs (`npm run bench:append`): events go unchained. */
+    private readonly options: { hashChain?: boolean } = {},
   ) {}
 
   /**
@@ -84,15 +94,20 @@ export class PostgresEventStore implements EventStore {
               type: e.type,
               data: e.data,
               metadata: e.metadata,
+              // The store links it into the stream's chain (see chain.ts).
+              ...(this.options.hashChain === false
+                ? {}
+                : { digest: contentDigest(e).toString('hex') }),
             })),
           })),
         );
         let outcomes: BatchOutcome[];
         try {
-          const { rows } = await this.pool.query<{ results: BatchOutcome[] }>(
-            'SELECT es_append_many($1::jsonb) AS results',
-            [JSON.stringify(payload)],
-          );
+          const { rows } = await this.pool.query<{ results: BatchOutcome[] }>({
+            name: 'es-append-many',
+            text: 'SELECT es_append_many($1::jsonb) AS results',
+            values: [JSON.stringify(payload)],
+          });
           outcomes = rows[0]!.results;
         } catch (error) {
           if (batch.length === 1) {
@@ -116,10 +131,16 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  async readStream(streamId: string): Promise<ReadStreamResult> {
+  async readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult> {
+    // Named: parsed and planned once per connection (every command reads streams).
     const { rows } = await this.pool.query<EventRow>(
-      `SELECT ${COLUMNS} FROM es_events WHERE stream_id = $1 ORDER BY stream_revision`,
-      [streamId],
+      options?.fromRevision === undefined
+        ? { name: 'es-read-stream', text: READ_STREAM, values: [streamId] }
+        : {
+            name: 'es-read-stream-from',
+            text: READ_STREAM_FROM,
+            values: [streamId, options.fromRevision.toString()],
+          },
     );
     const events = rows.map(toRecorded);
     return { revision: events.length ? events[events.length - 1]!.revision : -1n, events };

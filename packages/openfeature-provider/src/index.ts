@@ -1,0 +1,1 @@
+export { ConfigServiceProvider, type ProviderOptions } from './provider.js';

@@ -1,0 +1,102 @@
+/**
+ * The HTTP server: the hot read path first (it answers its routes before Express sees them),
+ * Express for the rest, and a shutdown that lets answers in flight finish.
+ */
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { Express } from 'express';
+
+export interface HttpServer {
+  server: http.Server;
+  /**
+   * Stops taking connections and lets requests in flight finish (a write whose answer is lost
+   * would be retried as a conflict), for at most `graceMs`; `beforeWait` ends what must not be
+   * waited for (long polls and streams, whose clients come back to another replica).
+   */
+  close(graceMs: number, beforeWait: () => void): Promise<void>;
+}
+
+export function createHttpServer(
+  app: Express,
+  hotRead: (req: http.IncomingMessage, res: http.ServerResponse) => boolean,
+  /** Access-logs this share of hot reads (ConfigService__HotReadLogSampleRate). */
+  hotReadLog?: {
+    rate: number;
+    log: (req: http.IncomingMessage, res: http.ServerResponse, started: number) => void;
+  },
+): HttpServer {
+  const rate = hotReadLog?.rate ?? 0;
+  function answerHot(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    // Sampling off (the default): one comparison, nothing else on the read path.
+    const sampled = rate > 0 && Math.random() < rate ? performance.now() : 0;
+    if (!hotRead(req, res)) return false;
+    if (sampled) hotReadLog!.log(req, res, sampled);
+    return true;
+  }
+  // Requests without a `traceparent` were offered to the hot read path in `emit` below already.
+  const server = http.createServer((req, res) => {
+    if (req.headers.traceparent === undefined || !answerHot(req, res)) app(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  // Open connections and the answers in flight, so that a shutdown can close each connection
+  // as soon as it is idle (Node's closeIdleConnections misses connections whose client went
+  // quiet). A connection is busy while one of its answers is in `answering`.
+  const sockets = new Set<Socket>();
+  const answering = new Set<http.ServerResponse>();
+  let closing = false;
+  const busy = (socket: Socket) => [...answering].some((r) => r.socket === socket);
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  // One function for every answer, no closure per request. 'close' comes after 'finish' (on the
+  // next tick) and when the connection goes first, so it alone says the answer is no longer out.
+  function track(res: http.ServerResponse) {
+    answering.add(res);
+    res.on('close', finished);
+  }
+  function finished(this: http.ServerResponse) {
+    if (!answering.delete(this)) return;
+    const socket = this.req.socket;
+    if (closing && !busy(socket)) socket.destroySoon();
+  }
+  // The hot read path answers in the server's own `emit`, before the 'request' listeners and
+  // before what wraps them: OpenTelemetry's HTTP instrumentation patches http.Server's emit to
+  // open a span per request, which would cost the hot path more than the read itself. A caller
+  // that sends a `traceparent` is part of a trace: its read goes the ordinary way, traced.
+  const inherited = server.emit;
+  server.emit = function emit(this: http.Server, event: string | symbol): boolean {
+    if (event === 'request') {
+      // eslint-disable-next-line prefer-rest-params
+      const req = arguments[1] as http.IncomingMessage;
+      // eslint-disable-next-line prefer-rest-params
+      const res = arguments[2] as http.ServerResponse;
+      // While closing, every answer says so: a client must not queue its next request here.
+      if (closing) res.shouldKeepAlive = false;
+      if (req.headers.traceparent === undefined && answerHot(req, res)) {
+        // Most hot reads are written to the kernel before answerHot returns: nothing is left
+        // for a shutdown to wait for, so they skip the bookkeeping (a Set and a listener).
+        if (!res.writableFinished) track(res);
+        return true;
+      }
+      track(res);
+    }
+    // eslint-disable-next-line prefer-rest-params
+    return Reflect.apply(inherited, this, arguments) as boolean;
+  } as typeof server.emit;
+  return {
+    server,
+    async close(graceMs, beforeWait) {
+      closing = true;
+      // Answers still to come close their connection, so no request is queued behind them.
+      for (const res of answering) if (!res.headersSent) res.shouldKeepAlive = false;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      beforeWait();
+      // Idle keep-alive connections go now, busy ones as soon as their answer is out.
+      for (const socket of sockets) if (!busy(socket)) socket.destroy();
+      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(force);
+    },
+  };
+}
