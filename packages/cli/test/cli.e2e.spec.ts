@@ -30,11 +30,18 @@ describe('cfgctl against the service (e2e)', function () {
     dir = await mkdtemp(path.join(tmpdir(), 'cfgctl-'));
     cfgctl = cfgctlWith({ CFGCTL_CONFIG: path.join(dir, 'config.json') });
     tenantId = uniqueTenant('cli');
-    await request(h.url)
+    const created = await request(h.url)
       .post('/api/v1/tenants')
       .set('Authorization', `Bearer ${h.admin}`)
       .send({ tenantId, name: 'CLI', tier: 'Enterprise' })
       .expect(201);
+    // The tenant was made outside cfgctl, so its profile holds no position to read after: wait
+    // here until the read side has the tenant's environments, as a client would (X-Min-Position).
+    await request(h.url)
+      .get(`/api/v1/configs?tenantId=${tenantId}&environment=Staging`)
+      .set('Authorization', `Bearer ${h.admin}`)
+      .set('X-Min-Position', String(created.headers['x-event-position']))
+      .expect(200);
     editor = h.token(['editor', 'approver'], tenantId, { sub: 'alice' });
     const login = await cfgctl([
       'login',
