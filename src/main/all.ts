@@ -15,11 +15,15 @@ await requireSchema(services.pool, services.logger);
 const projector = createProjector(services);
 const workers = startWorkers(services);
 const api = createApi(services);
-onShutdown(services.logger, settings.shutdownTimeoutMs, async () => {
+onShutdown(services.logger, settings.shutdownTimeoutMs, async (step) => {
   // Independent parts stop together: each may wait a little for an unreachable Redis, and one
   // after the other those waits added up past the grace.
-  await Promise.all([api.close(), workers.close(), projector.stop()]);
-  await services.close();
+  await Promise.all([
+    step('api', api.close()),
+    step('worker', workers.close()),
+    step('projector', projector.stop()),
+  ]);
+  await step('services', services.close());
 });
 projector.start();
 api.server.listen(settings.port, () => {

@@ -27,9 +27,9 @@ if (settings.apiWorkers > 1 && cluster.isPrimary) {
 async function serve(): Promise<void> {
   const services = await buildServices(settings);
   const api = createApi(services);
-  onShutdown(services.logger, settings.shutdownTimeoutMs, async () => {
-    await api.close();
-    await services.close();
+  onShutdown(services.logger, settings.shutdownTimeoutMs, async (step) => {
+    await step('api', api.close());
+    await step('services', services.close());
   });
   // Started before `npm run migrate`? Say so once; /health/ready stays 503 with the same message.
   void schemaStatus(services.pool).then(

@@ -101,7 +101,14 @@ export async function requireSchema(pool: pg.Pool, logger: Logger): Promise<void
  * past `timeoutMs` the process exits 1 whatever is still waiting (an unreachable Redis, a job
  * that does not finish), and a second signal exits at once.
  */
-export function onShutdown(logger: Logger, timeoutMs: number, stop: () => Promise<void>): void {
+/** Names a part of a shutdown, so that one past the grace says which parts it still waits for. */
+export type ShutdownStep = <T>(name: string, work: Promise<T>) => Promise<T>;
+
+export function onShutdown(
+  logger: Logger,
+  timeoutMs: number,
+  stop: (step: ShutdownStep) => Promise<void>,
+): void {
   let stopping = false;
   const exit = (code: number) => {
     logger.flush?.();
@@ -116,11 +123,19 @@ export function onShutdown(logger: Logger, timeoutMs: number, stop: () => Promis
     stopping = true;
     const started = Date.now();
     logger.info({ signal, timeoutMs }, 'shutting down');
+    const pending = new Set<string>();
+    const step: ShutdownStep = (name, work) => {
+      pending.add(name);
+      return work.finally(() => pending.delete(name));
+    };
     setTimeout(() => {
-      logger.error({ timeoutMs }, 'shutdown did not finish in time; exiting');
+      logger.error(
+        { timeoutMs, waitingFor: [...pending] },
+        'shutdown did not finish in time; exiting',
+      );
       exit(1);
     }, timeoutMs);
-    stop().then(
+    stop(step).then(
       () => {
         logger.info({ ms: Date.now() - started }, 'stopped');
         exit(0);
@@ -156,10 +171,10 @@ export async function runBackgroundProcess(
     settings.metricsPort ?? DEFAULT_METRICS_PORTS[kind],
     services.logger,
   );
-  onShutdown(services.logger, settings.shutdownTimeoutMs, async () => {
+  onShutdown(services.logger, settings.shutdownTimeoutMs, async (step) => {
     metricsServer.close();
-    await work.stop();
-    await services.close();
+    await step(kind, work.stop());
+    await step('services', services.close());
   });
   services.logger.info(work.started, `${kind} started`);
 }
