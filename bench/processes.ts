@@ -5,7 +5,14 @@
  * baseline in a process of its own, so that both sides are a separate process as in production.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -85,7 +92,13 @@ export function stopAtCleanup(name: string, child: ChildProcess, graceMs: number
 }
 
 /** Starts a process; it is stopped (SIGTERM, then SIGKILL after 30 s) at cleanup. */
-export function start(name: string, argv: string[], env: NodeJS.ProcessEnv): Child {
+export function start(
+  name: string,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  /** Also append the process's output to this file. */
+  logFile?: string,
+): Child {
   const [command, ...args] = argv;
   const child: ChildProcess = spawn(command!, args, {
     cwd: ROOT,
@@ -99,6 +112,11 @@ export function start(name: string, argv: string[], env: NodeJS.ProcessEnv): Chi
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
+  if (logFile) {
+    const append = (d: Buffer) => appendFileSync(logFile, d);
+    child.stdout!.on('data', append);
+    child.stderr!.on('data', append);
+  }
   stopAtCleanup(name, child, 30_000);
   if (child.pid === undefined) throw new Error(`${name} did not start`);
   return { name, pid: child.pid, tail: () => lines.join('\n') };
@@ -124,8 +142,11 @@ export function callgrind(outDir: string, name: string): string[] {
 export function startService(
   env: NodeJS.ProcessEnv,
   wrapApi: string[] = [],
+  apiNodeFlags: string[] = [],
+  apiLog?: string,
 ): { api: Child; others: Child[] } {
-  const api = start('api', [...wrapApi, ...scriptCommand('start')], env);
+  const [node, ...args] = scriptCommand('start');
+  const api = start('api', [...wrapApi, node!, ...apiNodeFlags, ...args], env, apiLog);
   const others = [
     start('projector', scriptCommand('start:projector'), env),
     start('worker', scriptCommand('start:worker'), env),

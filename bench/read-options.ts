@@ -43,6 +43,12 @@ export const USAGE = `usage: npm run bench:read -- [options]
   --cluster <n>       also the API with ConfigService__ApiWorkers=n (Node cluster workers on one
                       port; from dist/ with --production, else from source) beside a node:http
                       cluster of n workers (default 2; 0 or 1: leave out)
+  --cpu-prof <dir>    with --production: the API writes a V8 CPU profile (.cpuprofile, for Chrome
+                      DevTools or speedscope) into <dir> when the run ends
+  --api-flags <flags> with --production: more node flags for the API process, space-separated
+                      (e.g. '--trace-gc' or '--max-semi-space-size=32'); its output goes to the
+                      log the run prints when the API fails, and to --api-log <file>
+  --api-log <file>    with --production: also write the API's stdout and stderr to <file>
   --tracing           with --production: set OpenTelemetry__JaegerEndpoint (a port nobody listens
                       on) and OpenTelemetry__SamplingRate=0.1, as the deployment guide's production
   --help`;
@@ -66,6 +72,9 @@ export function parseOptions() {
       encrypted: { type: 'boolean', default: false },
       cluster: { type: 'string', default: '2' },
       instructions: { type: 'string', default: '0' },
+      'cpu-prof': { type: 'string' },
+      'api-flags': { type: 'string' },
+      'api-log': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -77,10 +86,17 @@ export function parseOptions() {
     throw new UsageError('--pipelining needs --generator autocannon');
   }
   if (
-    (values['skip-build'] || values.tracing || values.instructions !== '0') &&
+    (values['skip-build'] ||
+      values.tracing ||
+      values.instructions !== '0' ||
+      values['cpu-prof'] !== undefined ||
+      values['api-flags'] !== undefined ||
+      values['api-log'] !== undefined) &&
     !values.production
   ) {
-    throw new UsageError('--skip-build, --tracing and --instructions go with --production');
+    throw new UsageError(
+      '--skip-build, --tracing, --instructions, --cpu-prof, --api-flags and --api-log go with --production',
+    );
   }
   if (values.instructions !== '0' && generator !== 'autocannon') {
     throw new UsageError('--instructions sends a fixed number of requests: autocannon only');
@@ -93,6 +109,9 @@ export function parseOptions() {
     skipBuild: values['skip-build'],
     tracing: values.tracing,
     instructions: integer('instructions', values.instructions, 0),
+    cpuProf: values['cpu-prof'],
+    apiFlags: values['api-flags']?.split(/\s+/).filter(Boolean) ?? [],
+    apiLog: values['api-log'],
     help: values.help,
     duration: integer('duration', values.duration, 1),
     connections: integer('connections', values.connections, 1),

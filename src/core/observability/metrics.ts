@@ -41,13 +41,18 @@ class SlidingHitRate {
   private slot = 0;
   private slotStart = Date.now();
 
+  /** Recorded since the clock was last read: the hot path reads it once per 256 records. */
+  private pendingHits = 0;
+  private pendingMisses = 0;
+
   record(hit: boolean): void {
-    this.rotate();
-    this.slots[this.slot]![hit ? 0 : 1]++;
+    if (hit) this.pendingHits++;
+    else this.pendingMisses++;
+    if (((this.pendingHits + this.pendingMisses) & 255) === 0) this.flush();
   }
 
   rate(): number | undefined {
-    this.rotate();
+    this.flush();
     let hits = 0;
     let misses = 0;
     for (const [h, m] of this.slots) {
@@ -57,14 +62,27 @@ class SlidingHitRate {
     return hits + misses === 0 ? undefined : hits / (hits + misses);
   }
 
-  private rotate() {
+  /**
+   * Rotates, then counts what is pending into the current slot: a little late at worst (never
+   * dropped with a slot that rotates out after a quiet spell).
+   */
+  private flush() {
     const now = Date.now();
+    if (now - this.slotStart >= this.slots.length * 10_000) {
+      // Quiet for the whole window: every slot is out of it.
+      for (const s of this.slots) s.fill(0);
+      this.slotStart = now;
+    }
     while (now - this.slotStart >= 10_000) {
       this.slot = (this.slot + 1) % this.slots.length;
       this.slots[this.slot] = [0, 0];
       this.slotStart += 10_000;
-      if (now - this.slotStart > 300_000) this.slotStart = now;
     }
+    const slot = this.slots[this.slot]!;
+    slot[0] += this.pendingHits;
+    slot[1] += this.pendingMisses;
+    this.pendingHits = 0;
+    this.pendingMisses = 0;
   }
 }
 
@@ -83,6 +101,8 @@ class HotPathStats {
   };
   private readonly sums = { key: 0, environment: 0 };
   private readonly counts = { local: 0, redis: 0, postgres: 0 };
+  /** 200s per route, the common case, without a Map lookup; other statuses in `requests`. */
+  private readonly ok = { key: 0, environment: 0 };
   private readonly requests = new Map<string, { route: string; status: number; n: number }>();
 
   constructor(private readonly labels: HotRouteLabels) {}
@@ -100,7 +120,11 @@ class HotPathStats {
   }
 
   request(route: HotRoute, status: number): void {
-    const id = status === 200 ? route : `${route} ${status}`;
+    if (status === 200) {
+      this.ok[route]++;
+      return;
+    }
+    const id = `${route} ${status}`;
     const entry = this.requests.get(id);
     if (entry) entry.n++;
     else this.requests.set(id, { route: this.labels[route], status, n: 1 });
@@ -114,6 +138,11 @@ class HotPathStats {
   }
 
   *takeRequests(): Iterable<[{ route: string; status: number }, number]> {
+    for (const route of ['key', 'environment'] as const) {
+      const n = this.ok[route];
+      this.ok[route] = 0;
+      if (n) yield [{ route: this.labels[route], status: 200 }, n];
+    }
     for (const entry of this.requests.values()) {
       if (entry.n) yield [entry, entry.n];
       entry.n = 0;

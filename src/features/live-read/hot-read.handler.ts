@@ -8,6 +8,8 @@
  * (watch.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+// The module's binding, not the global: the global is a lazy accessor, a slow load per read.
+import { performance } from 'node:perf_hooks';
 import { authorize, canReveal, type Authenticator, type Principal } from '../../core/auth/auth.js';
 import { HttpProblem, toProblem, writeProblem } from '../../core/http/problem.js';
 import { clientIdOf, etagMatches, matchHotRead, waitOf, type Route } from './hot-read.request.js';
