@@ -27,6 +27,7 @@ import { fmtMs, fmtPct, fmtRate, median, table } from './report.js';
 import {
   DISTURBED_CORES,
   GOAL,
+  P50_GOAL_US,
   parseOptions,
   ROUTE_BASE,
   ROUTES,
@@ -291,6 +292,21 @@ async function main(opts: Options): Promise<void> {
           (cpuRatio === undefined
             ? ''
             : `  (CPU per request: baseline/${t.name} ${cpuRatio.toFixed(2)})`),
+      );
+    }
+  }
+
+  if (opts.connections === 1) {
+    // Issue 15's latency goal: one request at a time, the app's p50 within 20 us of the bare one.
+    const p50 = (route: string, target: string) =>
+      median(runs.get(`${route}|${target}`)!.map((m) => m.p50)) * 1000;
+    for (const r of ROUTES) {
+      const extra = p50(r.name, 'app') - p50(r.name, 'baseline');
+      verdicts.push(
+        `  ${r.name.padEnd(11)}  p50 at 1 connection: app ${p50(r.name, 'app').toFixed(0)} us, ` +
+          `baseline ${p50(r.name, 'baseline').toFixed(0)} us: ${extra >= 0 ? '+' : ''}` +
+          `${extra.toFixed(0)} us ${extra <= P50_GOAL_US ? '<=' : '> '} ${P50_GOAL_US} us  ` +
+          (extra <= P50_GOAL_US ? 'goal met' : 'goal NOT met'),
       );
     }
   }
