@@ -31,15 +31,16 @@ export function decideRegisterConfig(
   if (!tenant.environments.names.includes(cmd.environment)) {
     throw unknownEnvironment(tenant, cmd.environment);
   }
-  for (const [configId, c] of tenant.configs) {
-    if (configId === cmd.configId || (c.key === cmd.key && c.environment === cmd.environment)) {
-      throw new DomainError(
-        'already_exists',
-        `Configuration '${cmd.key}' already exists in ${cmd.environment}`,
-        'key',
-        { configId },
-      );
-    }
+  const existing = tenant.configs.has(cmd.configId)
+    ? cmd.configId
+    : tenant.configs.idOf(cmd.environment, cmd.key);
+  if (existing !== undefined) {
+    throw new DomainError(
+      'already_exists',
+      `Configuration '${cmd.key}' already exists in ${cmd.environment}`,
+      'key',
+      { configId: existing },
+    );
   }
   const limit = Math.min(tenant.maxConfigurations, limits.maxConfigsPerTenant);
   if (tenant.configs.size >= limit) {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { configIdFor } from '../configs/config.decider.js';
+import { ConfigRegistry } from './tenant.registry.js';
 
 import { givenFor } from '../../core/testing/given-when-then.js';
 import { DEFAULT_ENVIRONMENTS } from '../environments/environment-set.js';
@@ -178,7 +179,7 @@ describe('tenant: create', () => {
     expect(state).to.deep.equal({
       exists: true,
       tenantId,
-      configs: new Map(),
+      configs: ConfigRegistry.empty(),
       approvalPolicy: {},
       // No declaration in the stream (a tenant from before them): the defaults.
       environments: { explicit: false, names: DEFAULT_ENVIRONMENTS },
@@ -580,9 +581,9 @@ describe('tenant: evolve', () => {
 
   it('does not mutate the previous state', () => {
     const before = given([created(), registered('a')]).state;
-    const snapshot = before.exists ? new Map(before.configs) : undefined;
+    const snapshot = before.exists ? [...before.configs] : undefined;
     evolveTenant(before, registered('b'));
     evolveTenant(before, released('a'));
-    expect(before.exists && before.configs).to.deep.equal(snapshot);
+    expect(before.exists && [...before.configs]).to.deep.equal(snapshot);
   });
 });

@@ -4,6 +4,7 @@
  * configurations; plus the checks every tenant decision starts with (live, active).
  */
 import { DomainError } from '../../core/domain-error.js';
+import { ConfigRegistry } from './tenant.registry.js';
 import {
   evolveEnvironmentSet,
   implicitEnvironments,
@@ -60,17 +61,14 @@ export type TenantEvent =
     }
   | EnvironmentEvent;
 
-export interface RegisteredConfig {
-  key: string;
-  environment: string;
-}
+export type { RegisteredConfig } from './tenant.registry.js';
 
 export type TenantState =
   | { exists: false }
   | ({
       exists: true;
       tenantId: string;
-      configs: Map<string, RegisteredConfig>;
+      configs: ConfigRegistry;
       /** The tenant's own approval policy; environments not named here use the default. */
       approvalPolicy: Record<string, number>;
       /** Its declared environments (environments/environment-set.ts). */
@@ -88,7 +86,7 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
       return {
         exists: true,
         tenantId,
-        configs: new Map(),
+        configs: ConfigRegistry.empty(),
         approvalPolicy: {},
         environments: implicitEnvironments(),
         ...profile,
@@ -102,8 +100,7 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
       return state.exists ? { ...state, status: 'Deleted', purged: true } : state;
     case 'ConfigurationRegistered': {
       if (!state.exists) return state;
-      const configs = new Map(state.configs);
-      configs.set(event.data.configId, {
+      const configs = state.configs.with(event.data.configId, {
         key: event.data.key,
         environment: event.data.environment,
       });
@@ -115,9 +112,7 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
     }
     case 'ConfigurationReleased': {
       if (!state.exists) return state;
-      const configs = new Map(state.configs);
-      configs.delete(event.data.configId);
-      return { ...state, configs };
+      return { ...state, configs: state.configs.without(event.data.configId) };
     }
     case 'ApprovalPolicySet':
       return state.exists
