@@ -19,6 +19,7 @@ import {
   type AppendResult,
   type EventStore,
   type ReadAllOptions,
+  type ReadStreamOptions,
   type ReadStreamResult,
   type RecordedEvent,
 } from '../src/core/event-store/event-store.js';
@@ -127,15 +128,21 @@ export class WriteThroughCache implements EventStore {
     });
   }
 
-  async readStream(streamId: string): Promise<ReadStreamResult> {
+  async readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult> {
     if (this.forgotten.has(streamId)) {
       // Only the store has it now, once our appends are in.
       await this.drain();
-      return this.inner.readStream(streamId);
+      return this.inner.readStream(streamId, options);
     }
     // The database was empty and this run is its only writer: a stream never written is new.
     const events = this.streams.get(streamId) ?? [];
-    return { revision: BigInt(events.length - 1), events };
+    // From the revision the command handler kept a folded state at, as the real store reads:
+    // handing back the whole stream made every command fold its tenant's stream from the start.
+    const from = options?.fromRevision === undefined ? 0 : Number(options.fromRevision);
+    return {
+      revision: BigInt(events.length - 1),
+      events: from > 0 ? events.slice(from) : events,
+    };
   }
 
   /** Forgets a stream nobody will write again (memory stays flat). */
