@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { history } from '../../../test/support/history.js';
 import { snapshotReadTables } from '../../../test/support/snapshot.js';
 import pg from 'pg';
-import { startHarness, type Harness } from '../../../test/support/harness.js';
+import request from 'supertest';
+import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
 import { PostgresProjectionRunner, lockKey, readCheckpoint } from './runner.js';
 import { auditLogProjection } from '../../features/audit/audit.projection.js';
 import { rebuildProjections } from './rebuild.js';
@@ -32,6 +33,54 @@ describe('projections (integration)', function () {
     expect(logs.some((l) => l.includes('read-model: rebuilt'))).to.equal(true);
     const rebuilt = await snapshot(h.services.pool);
     expect(rebuilt).to.deep.equal(live);
+  });
+
+  it('writes a batch of updates to one configuration as the same row as one batch per update', async function () {
+    this.timeout(60_000);
+    const tenantId = uniqueTenant('merge');
+    await request(h.url)
+      .post('/api/v1/tenants')
+      .set('Authorization', `Bearer ${h.admin}`)
+      .send({ tenantId, name: 'Merge', tier: 'Enterprise' })
+      .expect(201);
+    const editor = `Bearer ${h.token('editor', tenantId, { sub: 'alice' })}`;
+    const { body } = await request(h.url)
+      .post('/api/v1/configs')
+      .set('Authorization', editor)
+      .send({
+        tenantId,
+        environment: 'Staging',
+        key: 'k',
+        type: 'String',
+        value: 'v1',
+        description: 'first',
+        tags: ['a'],
+      })
+      .expect(201);
+    const updates = [
+      { value: 'v2', tags: ['x', "it's", 'back\\slash', '{"json"}'] },
+      { value: 'v3', isSensitive: true, description: 'second' },
+      { value: 'v4', isSensitive: false },
+      { value: 'v5', description: null },
+      { value: 'v6', tags: [] },
+      { value: 'v7' },
+    ];
+    for (const [i, u] of updates.entries()) {
+      await request(h.url)
+        .put(`/api/v1/configs/${body.configId}`)
+        .set('Authorization', editor)
+        .set('If-Match', `"${i + 1}"`)
+        .send(u)
+        .expect(200);
+      await h.project(); // one batch per update: each written on its own
+    }
+    const live = await snapshot(h.services.pool);
+    const row = live.configurations!.find((r) => r.config_id === body.configId)!;
+    expect(row).to.deep.include({ value: 'v7', version: 7, description: null, tags: [] });
+    expect(row).to.deep.include({ is_sensitive: false, ever_sensitive: true });
+    // The rebuild applies them in one batch: merged into one row write.
+    await rebuildProjections(h.services, h.projector, ['read-model'], () => undefined);
+    expect(await snapshot(h.services.pool)).to.deep.equal(live);
   });
 
   it('never applies an event twice, even with two runners racing on one projection', async function () {
