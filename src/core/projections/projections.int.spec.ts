@@ -75,10 +75,67 @@ describe('projections (integration)', function () {
       await h.project(); // one batch per update: each written on its own
     }
     const live = await snapshot(h.services.pool);
-    const row = live.configurations!.find((r) => r.config_id === body.configId)!;
+    const row = (live.configurations as Record<string, unknown>[]).find(
+      (r) => r.config_id === body.configId,
+    )!;
     expect(row).to.deep.include({ value: 'v7', version: 7, description: null, tags: [] });
     expect(row).to.deep.include({ is_sensitive: false, ever_sensitive: true });
     // The rebuild applies them in one batch: merged into one row write.
+    await rebuildProjections(h.services, h.projector, ['read-model'], () => undefined);
+    expect(await snapshot(h.services.pool)).to.deep.equal(live);
+  });
+
+  it("writes a deployment's metrics in one batch as in one batch per event", async function () {
+    this.timeout(60_000);
+    const tenantId = uniqueTenant('canary');
+    await request(h.url)
+      .post('/api/v1/tenants')
+      .set('Authorization', `Bearer ${h.admin}`)
+      .send({ tenantId, name: 'Canary', tier: 'Enterprise' })
+      .expect(201);
+    const auth = `Bearer ${h.token('editor', tenantId, { sub: 'alice' })}`;
+    const send = async (method: 'post' | 'put', path: string, body: object, status = 200) => {
+      const res = await request(h.url)[method](path).set('Authorization', auth).send(body);
+      expect(res.status, JSON.stringify(res.body)).to.equal(status);
+      await h.project(); // one batch per event: each written on its own
+      return res.body as { configId: string; deploymentId: string };
+    };
+    const { configId } = await send(
+      'post',
+      '/api/v1/configs',
+      { tenantId, environment: 'Staging', key: 'k', type: 'String', value: 'v1' },
+      201,
+    );
+    const canary = { strategy: 'Canary', steps: [10, 50, 100], bakeTimeSeconds: 3600 };
+    const first = await send(
+      'post',
+      '/api/v1/deployments',
+      { configId, value: 'v2', ...canary },
+      201,
+    );
+    const metrics = `/api/v1/deployments/${first.deploymentId}/metrics`;
+    await send('post', metrics, { requests: 100, errors: 1 });
+    await send('post', metrics, { requests: 50, errors: 0, side: 'stable' });
+    await send('post', `/api/v1/deployments/${first.deploymentId}/pause`, {});
+    await send('post', `/api/v1/deployments/${first.deploymentId}/resume`, {});
+    await send('post', metrics, { requests: 30, errors: 2 });
+    await send('post', `/api/v1/deployments/${first.deploymentId}/promote`, {});
+    const second = await send(
+      'post',
+      '/api/v1/deployments',
+      { configId, value: 'v3', ...canary },
+      201,
+    );
+    await send('post', `/api/v1/deployments/${second.deploymentId}/metrics`, {
+      requests: 9,
+      errors: 9,
+    });
+    await send('post', `/api/v1/deployments/${second.deploymentId}/rollback`, { reason: 'errors' });
+    const live = await snapshot(h.services.pool);
+    const rows = (live.deployments as Record<string, unknown>[]).filter(
+      (r) => r.config_id === configId,
+    );
+    expect(rows.map((r) => r.status)).to.have.members(['Completed', 'RolledBack']);
     await rebuildProjections(h.services, h.projector, ['read-model'], () => undefined);
     expect(await snapshot(h.services.pool)).to.deep.equal(live);
   });

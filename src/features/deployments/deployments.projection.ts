@@ -21,18 +21,37 @@ const zeroCounts = (): Counts => ({
   stable: { requests: 0, errors: 0 },
 });
 
+/**
+ * Metrics columns as this batch last wrote them, per batch client: a deployment's metrics
+ * reports, steps and holds mostly fall in one batch, and reading the column back before each
+ * (a round trip that also sends every write collected so far) cost more than the rest of the
+ * batch. Forgotten when SQL changes the column (resume, completion, rollback).
+ */
+const batchMetrics = new WeakMap<pg.PoolClient, Map<string, DeploymentMetrics>>();
+
+function metricsOf(client: pg.PoolClient): Map<string, DeploymentMetrics> {
+  let known = batchMetrics.get(client);
+  if (!known) batchMetrics.set(client, (known = new Map()));
+  return known;
+}
+
 /** The metrics column: counts of the current step, totals, and each finished step. */
 async function updateMetrics(
   client: pg.PoolClient,
   id: string,
   change: (m: DeploymentMetrics) => void,
 ) {
-  const { rows } = await client.query<{ metrics: DeploymentMetrics }>(
-    'SELECT metrics FROM deployments WHERE deployment_id = $1',
-    [id],
-  );
-  if (!rows[0]) return;
-  const metrics = rows[0].metrics;
+  const known = metricsOf(client);
+  let metrics = known.get(id);
+  if (!metrics) {
+    const { rows } = await client.query<{ metrics: DeploymentMetrics }>(
+      'SELECT metrics FROM deployments WHERE deployment_id = $1',
+      [id],
+    );
+    if (!rows[0]) return;
+    metrics = rows[0].metrics;
+    known.set(id, metrics);
+  }
   change(metrics);
   await client.query('UPDATE deployments SET metrics = $2 WHERE deployment_id = $1', [
     id,
@@ -43,6 +62,14 @@ async function updateMetrics(
 async function applyDeployment(client: pg.PoolClient, e: RecordedEvent, event: DeploymentEvent) {
   const at = eventTime(e);
   const id = event.data.deploymentId;
+  // These change the column in SQL: the next change of this batch reads it again.
+  if (
+    event.type === 'DeploymentResumed' ||
+    event.type === 'DeploymentCompleted' ||
+    event.type === 'DeploymentRolledBack'
+  ) {
+    metricsOf(client).delete(id);
+  }
   switch (event.type) {
     case 'DeploymentStarted': {
       const d = event.data;
@@ -77,6 +104,8 @@ async function applyDeployment(client: pg.PoolClient, e: RecordedEvent, event: D
           JSON.stringify(metrics),
         ],
       );
+      // As the column holds it (what a read would give back).
+      metricsOf(client).set(id, JSON.parse(JSON.stringify(metrics)) as DeploymentMetrics);
       return;
     }
     case 'DeploymentStepAdvanced': {
