@@ -140,6 +140,63 @@ describe('projections (integration)', function () {
     expect(await snapshot(h.services.pool)).to.deep.equal(live);
   });
 
+  it('writes change requests made and resolved in one batch as in one batch per event', async function () {
+    this.timeout(60_000);
+    const tenantId = uniqueTenant('review');
+    const as = (role: 'editor' | 'approver' | 'tenant-admin', sub: string) =>
+      `Bearer ${h.token(role, tenantId, { sub })}`;
+    const send = async (auth: string, path: string, body: object, status: number) => {
+      const res = await request(h.url).post(path).set('Authorization', auth).send(body);
+      expect(res.status, JSON.stringify(res.body)).to.equal(status);
+      await h.project(); // one batch per event: each written on its own
+      return res.body as { approvalId: string };
+    };
+    await send(
+      `Bearer ${h.admin}`,
+      '/api/v1/tenants',
+      { tenantId, name: 'R', tier: 'Enterprise' },
+      201,
+    );
+    await request(h.url)
+      .put(`/api/v1/tenants/${tenantId}/approval-policies/Production`)
+      .set('Authorization', as('tenant-admin', 'tadmin'))
+      .send({ requiredApprovals: 2 })
+      .expect(200);
+    const editor = as('editor', 'alice');
+    const created = await send(
+      editor,
+      '/api/v1/approvals',
+      { tenantId, key: 'k', environment: 'Production', type: 'String', value: 'v1' },
+      201,
+    );
+    const review = (id: string, action: string, sub: string, body: object = {}) =>
+      send(as('approver', sub), `/api/v1/approvals/${id}/${action}`, body, 200);
+    await review(created.approvalId, 'approve', 'bob', { comments: "it's fine" });
+    await review(created.approvalId, 'approve', 'carol'); // no comment: null in approvers
+    const { body: config } = await request(h.url)
+      .get(`/api/v1/configs?tenantId=${tenantId}&environment=Production&key=k`)
+      .set('Authorization', editor)
+      .expect(200);
+    const configId = (config as { items: { configId: string }[] }).items[0]!.configId;
+    const rejected = await send(editor, '/api/v1/approvals', { configId, value: 'v2' }, 201);
+    await review(rejected.approvalId, 'approve', 'bob');
+    await review(rejected.approvalId, 'reject', 'carol', { comments: 'not now' });
+    const cancelled = await send(editor, '/api/v1/approvals', { configId, value: 'v3' }, 201);
+    await send(
+      editor,
+      `/api/v1/approvals/${cancelled.approvalId}/cancel`,
+      { comments: 'oops' },
+      200,
+    );
+    const live = await snapshot(h.services.pool);
+    const rows = (live.approval_requests as Record<string, unknown>[]).filter(
+      (r) => r.tenant_id === tenantId,
+    );
+    expect(rows.map((r) => r.status)).to.have.members(['Approved', 'Rejected', 'Cancelled']);
+    await rebuildProjections(h.services, h.projector, ['read-model'], () => undefined);
+    expect(await snapshot(h.services.pool)).to.deep.equal(live);
+  });
+
   it('never applies an event twice, even with two runners racing on one projection', async function () {
     await history(h);
     const a = new PostgresProjectionRunner(h.services.pool, h.services.store, auditLogProjection, {
