@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { history } from '../../../test/support/history.js';
-import { snapshotReadTables } from '../../../test/support/snapshot.js';
+import { READ_TABLES, snapshotReadTables } from '../../../test/support/snapshot.js';
 import pg from 'pg';
 import request from 'supertest';
 import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
@@ -11,6 +11,17 @@ import type { PostgresProjection } from './projection.js';
 import { testDbConfig } from '../../../test/support/test-env.js';
 
 const snapshot = (pool: pg.Pool) => snapshotReadTables(pool);
+/** The read tables and the blame projection's: what the one-batch tests below compare. */
+const withBlame = (pool: pg.Pool) =>
+  snapshotReadTables(pool, {
+    ...READ_TABLES,
+    blame_versions: 'config_id, version',
+    blame_approvals: 'approval_id',
+    blame_approval_decisions: 'approval_id, position',
+    blame_deployments: 'deployment_id',
+    blame_deployment_steps: 'deployment_id, position',
+    blame_step_metrics: 'deployment_id, step_index, side',
+  });
 
 describe('projections (integration)', function () {
   let h: Harness;
@@ -74,15 +85,15 @@ describe('projections (integration)', function () {
         .expect(200);
       await h.project(); // one batch per update: each written on its own
     }
-    const live = await snapshot(h.services.pool);
+    const live = await withBlame(h.services.pool);
     const row = (live.configurations as Record<string, unknown>[]).find(
       (r) => r.config_id === body.configId,
     )!;
     expect(row).to.deep.include({ value: 'v7', version: 7, description: null, tags: [] });
     expect(row).to.deep.include({ is_sensitive: false, ever_sensitive: true });
     // The rebuild applies them in one batch: merged into one row write.
-    await rebuildProjections(h.services, h.projector, ['read-model'], () => undefined);
-    expect(await snapshot(h.services.pool)).to.deep.equal(live);
+    await rebuildProjections(h.services, h.projector, ['read-model', 'blame'], () => undefined);
+    expect(await withBlame(h.services.pool)).to.deep.equal(live);
   });
 
   it("writes a deployment's metrics in one batch as in one batch per event", async function () {
@@ -131,13 +142,13 @@ describe('projections (integration)', function () {
       errors: 9,
     });
     await send('post', `/api/v1/deployments/${second.deploymentId}/rollback`, { reason: 'errors' });
-    const live = await snapshot(h.services.pool);
+    const live = await withBlame(h.services.pool);
     const rows = (live.deployments as Record<string, unknown>[]).filter(
       (r) => r.config_id === configId,
     );
     expect(rows.map((r) => r.status)).to.have.members(['Completed', 'RolledBack']);
-    await rebuildProjections(h.services, h.projector, ['read-model'], () => undefined);
-    expect(await snapshot(h.services.pool)).to.deep.equal(live);
+    await rebuildProjections(h.services, h.projector, ['read-model', 'blame'], () => undefined);
+    expect(await withBlame(h.services.pool)).to.deep.equal(live);
   });
 
   it('writes change requests made and resolved in one batch as in one batch per event', async function () {
@@ -188,13 +199,13 @@ describe('projections (integration)', function () {
       { comments: 'oops' },
       200,
     );
-    const live = await snapshot(h.services.pool);
+    const live = await withBlame(h.services.pool);
     const rows = (live.approval_requests as Record<string, unknown>[]).filter(
       (r) => r.tenant_id === tenantId,
     );
     expect(rows.map((r) => r.status)).to.have.members(['Approved', 'Rejected', 'Cancelled']);
-    await rebuildProjections(h.services, h.projector, ['read-model'], () => undefined);
-    expect(await snapshot(h.services.pool)).to.deep.equal(live);
+    await rebuildProjections(h.services, h.projector, ['read-model', 'blame'], () => undefined);
+    expect(await withBlame(h.services.pool)).to.deep.equal(live);
   });
 
   it('never applies an event twice, even with two runners racing on one projection', async function () {

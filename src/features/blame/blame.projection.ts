@@ -37,41 +37,87 @@ const who = (e: RecordedEvent) => ({
   trace: e.metadata.traceId ?? null,
 });
 
-async function applyConfig(client: pg.PoolClient, e: RecordedEvent) {
+/**
+ * A batch's blame_versions writes, one per (config, version), written together at its end: the
+ * version row a config event gives (an upsert replacing every column but the deployment's: the
+ * last one wins) and the deployment that delivered it (the last one wins). Applied in either
+ * order the two give the same row, and nothing in the batch reads blame_versions, so two
+ * set-based statements per batch give the rows one upsert per event gave.
+ */
+interface VersionWrites {
+  /** [config_id, version, tenant_id, environment, key, change_type, value, is_sensitive,
+   *  rolled_back_to, changed_by, ip_address, trace_id, changed_at, position] */
+  row?: unknown[];
+  /** [config_id, version, tenant_id, environment, key, deployment_id] */
+  deployment?: unknown[];
+}
+
+type Versions = Map<string, VersionWrites>;
+
+function versionWrites(versions: Versions, configId: string, version: number): VersionWrites {
+  const id = `${configId}\0${version}`;
+  let writes = versions.get(id);
+  if (!writes) versions.set(id, (writes = {}));
+  return writes;
+}
+
+const columns = (rows: unknown[][]) => rows[0]!.map((_, c) => rows.map((r) => r[c]));
+
+async function writeVersions(client: pg.PoolClient, versions: Versions) {
+  const all = [...versions.values()];
+  const rows = all.flatMap((w) => (w.row ? [w.row] : []));
+  if (rows.length) {
+    await client.query(
+      `INSERT INTO blame_versions (config_id, version, tenant_id, environment, key, change_type,
+                                   value, is_sensitive, rolled_back_to, changed_by, ip_address,
+                                   trace_id, changed_at, position)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[],
+                            $6::text[], $7::text[], $8::boolean[], $9::int[], $10::text[],
+                            $11::text[], $12::text[], $13::timestamp[], $14::bigint[])
+       ON CONFLICT (config_id, version) DO UPDATE SET
+         tenant_id = EXCLUDED.tenant_id, environment = EXCLUDED.environment, key = EXCLUDED.key,
+         change_type = EXCLUDED.change_type, value = EXCLUDED.value,
+         is_sensitive = EXCLUDED.is_sensitive, rolled_back_to = EXCLUDED.rolled_back_to,
+         changed_by = EXCLUDED.changed_by, ip_address = EXCLUDED.ip_address,
+         trace_id = EXCLUDED.trace_id, changed_at = EXCLUDED.changed_at,
+         position = EXCLUDED.position`,
+      columns(rows),
+    );
+  }
+  const deployments = all.flatMap((w) => (w.deployment ? [w.deployment] : []));
+  if (deployments.length) {
+    await client.query(
+      `INSERT INTO blame_versions (config_id, version, tenant_id, environment, key, deployment_id)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[],
+                            $6::text[])
+       ON CONFLICT (config_id, version) DO UPDATE SET deployment_id = EXCLUDED.deployment_id`,
+      columns(deployments),
+    );
+  }
+}
+
+function applyConfig(versions: Versions, e: RecordedEvent) {
   const event = e as unknown as ConfigurationEvent;
   const change = CHANGE_TYPE[event.type];
   if (!change || !('version' in event.data)) return;
   const d = event.data;
   const w = who(e);
-  await client.query(
-    `INSERT INTO blame_versions (config_id, version, tenant_id, environment, key, change_type,
-                                 value, is_sensitive, rolled_back_to, changed_by, ip_address,
-                                 trace_id, changed_at, position)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-     ON CONFLICT (config_id, version) DO UPDATE SET
-       tenant_id = EXCLUDED.tenant_id, environment = EXCLUDED.environment, key = EXCLUDED.key,
-       change_type = EXCLUDED.change_type, value = EXCLUDED.value,
-       is_sensitive = EXCLUDED.is_sensitive, rolled_back_to = EXCLUDED.rolled_back_to,
-       changed_by = EXCLUDED.changed_by, ip_address = EXCLUDED.ip_address,
-       trace_id = EXCLUDED.trace_id, changed_at = EXCLUDED.changed_at,
-       position = EXCLUDED.position`,
-    [
-      d.configId,
-      d.version,
-      d.tenantId,
-      d.environment,
-      d.key,
-      change,
-      d.value,
-      d.isSensitive,
-      event.type === 'ConfigurationRolledBack' ? event.data.toVersion : null,
-      w.user,
-      w.ip,
-      w.trace,
-      eventTime(e),
-      e.position.toString(),
-    ],
-  );
+  versionWrites(versions, d.configId, d.version).row = [
+    d.configId,
+    d.version,
+    d.tenantId,
+    d.environment,
+    d.key,
+    change,
+    d.value,
+    d.isSensitive,
+    event.type === 'ConfigurationRolledBack' ? event.data.toVersion : null,
+    w.user,
+    w.ip,
+    w.trace,
+    eventTime(e),
+    e.position.toString(),
+  ];
 }
 
 async function applyApproval(client: pg.PoolClient, e: RecordedEvent) {
@@ -138,7 +184,7 @@ async function applyApproval(client: pg.PoolClient, e: RecordedEvent) {
   }
 }
 
-async function applyDeployment(client: pg.PoolClient, e: RecordedEvent) {
+async function applyDeployment(client: pg.PoolClient, e: RecordedEvent, versions: Versions) {
   const event = e as unknown as DeploymentEvent;
   const w = who(e);
   const at = eventTime(e);
@@ -228,20 +274,14 @@ async function applyDeployment(client: pg.PoolClient, e: RecordedEvent) {
           WHERE deployment_id = $1`,
         [event.data.deploymentId, event.data.version, at],
       );
-      await client.query(
-        `INSERT INTO blame_versions (config_id, version, tenant_id, environment, key,
-                                     deployment_id)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (config_id, version) DO UPDATE SET deployment_id = EXCLUDED.deployment_id`,
-        [
-          event.data.configId,
-          event.data.version,
-          event.data.tenantId,
-          event.data.environment,
-          event.data.key,
-          event.data.deploymentId,
-        ],
-      );
+      versionWrites(versions, event.data.configId, event.data.version).deployment = [
+        event.data.configId,
+        event.data.version,
+        event.data.tenantId,
+        event.data.environment,
+        event.data.key,
+        event.data.deploymentId,
+      ];
       return;
     case 'DeploymentRolledBack':
       await step(null, null, w.user, {
@@ -278,11 +318,13 @@ export const blameProjection: PostgresProjection = {
     // Row by row, sent together (statement-buffer.ts).
     const buffer = new StatementBuffer(target);
     const client = buffer.client;
+    const versions: Versions = new Map();
     for (const e of events) {
-      if (e.streamId.startsWith(CONFIG_PREFIX)) await applyConfig(client, e);
+      if (e.streamId.startsWith(CONFIG_PREFIX)) applyConfig(versions, e);
       else if (e.streamId.startsWith(APPROVAL_PREFIX)) await applyApproval(client, e);
-      else if (e.streamId.startsWith(DEPLOYMENT_PREFIX)) await applyDeployment(client, e);
+      else if (e.streamId.startsWith(DEPLOYMENT_PREFIX)) await applyDeployment(client, e, versions);
     }
+    await writeVersions(client, versions);
     await buffer.flush();
   },
 };
