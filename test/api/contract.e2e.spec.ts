@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { startHarness, uniqueTenant, type Harness } from '../support/harness.js';
+import { auth, startHarness, uniqueTenant, type Harness } from '../support/harness.js';
 
 /** Edges of the API contract: odd input gets a 4xx naming the field, lists count what they show. */
 describe('API contract edges (e2e)', function () {
@@ -11,8 +11,6 @@ describe('API contract edges (e2e)', function () {
   after(async function () {
     await h?.close();
   });
-
-  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
   async function tenant() {
     const tenantId = uniqueTenant('contract');

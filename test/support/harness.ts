@@ -126,6 +126,9 @@ export async function deleteKeys(prefix: string): Promise<void> {
   }
 }
 
+/** The Authorization header for a bearer token, for supertest's `.set()`. */
+export const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+
 export const uniqueTenant = (label = 't') => `${label}-${randomBytes(4).toString('hex')}`;
 
 /** Counts events in the store (to prove bad input appends nothing). */

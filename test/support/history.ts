@@ -4,9 +4,7 @@
  * request, a suspended tenant. Returns the tenant ids.
  */
 import request from 'supertest';
-import { uniqueTenant, type Harness } from './harness.js';
-
-const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+import { auth, uniqueTenant, type Harness } from './harness.js';
 
 export async function history(h: Harness): Promise<string[]> {
   const tenants: string[] = [];

@@ -1,9 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 import { rebuildProjections } from '../../core/projections/rebuild.js';
-
-const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 const TABLES = [
   'blame_versions',

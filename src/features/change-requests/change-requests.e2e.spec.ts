@@ -2,9 +2,8 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { rebuildProjections } from '../../core/projections/rebuild.js';
 import { Queues, expiryJobId } from '../../core/jobs/queues.js';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 
-const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it returns something other than undefined, or fails after the deadline. */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 
 const RETRY = {
   type: 'object',
@@ -20,8 +20,6 @@ describe('config schemas (e2e)', function () {
   after(async function () {
     await h?.close();
   });
-
-  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
   async function tenant() {
     const tenantId = uniqueTenant('schema');

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 
 const schemaOf = (max: number) => ({
   type: 'object',
@@ -16,8 +16,6 @@ describe('schema what-if (e2e)', function () {
   after(async function () {
     await h?.close();
   });
-
-  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
   async function tenant() {
     const tenantId = uniqueTenant('whatif');

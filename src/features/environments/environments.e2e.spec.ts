@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 import { toNewEvents } from '../../core/commands/command-handling.js';
 import { configStream, tenantStream } from '../../core/streams.js';
 import {
@@ -26,8 +26,6 @@ describe('environments API (e2e)', function () {
   after(async function () {
     await h?.close();
   });
-
-  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
   async function tenant(extra: Record<string, unknown> = {}) {
     const tenantId = uniqueTenant('env');

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 
-const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 const inHours = (n: number) => new Date(Date.now() + n * 3_600_000).toISOString();
 
 describe('future preview (e2e)', function () {

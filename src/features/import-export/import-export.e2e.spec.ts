@@ -1,9 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 import { FORMATS } from './config-formats.js';
-
-const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 describe('import and export of configurations (e2e)', function () {
   let h: Harness;

@@ -1,9 +1,8 @@
 import http from 'node:http';
 import { expect } from 'chai';
 import request from 'supertest';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 
-const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 const LIMIT = 6 * 1024 * 1024;
 
 /** POSTs a body in chunks with Transfer-Encoding: chunked (no Content-Length): a real stream. */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { MASK } from '../configs/config-values.js';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -30,8 +30,6 @@ describe('replay from the event log (e2e)', function () {
     };
   }
   type Tenant = Awaited<ReturnType<typeof tenant>>;
-
-  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
   async function create(t: Tenant, body: Record<string, unknown>) {
     const res = await request(h.url)

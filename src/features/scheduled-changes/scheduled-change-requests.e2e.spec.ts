@@ -2,9 +2,8 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { startWorkers } from '../../core/jobs/workers.js';
 import { Queues, scheduledChangeJobId } from '../../core/jobs/queues.js';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 
-const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) {

@@ -1,9 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { startWorkers } from '../../core/jobs/workers.js';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
-
-const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;

@@ -1,8 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
-
-const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 
 describe('GET /api/v1/tenants (e2e)', function () {
   let h: Harness;

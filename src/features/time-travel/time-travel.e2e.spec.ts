@@ -1,13 +1,11 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
 import { configIdFor } from '../configs/config.decider.js';
 import { configStream } from '../../core/streams.js';
 import { SNAPSHOT_EVERY } from './time-travel.projection.js';
 import { diffStates, type TenantAt } from './time-travel.queries.js';
-
-const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 describe('whole-tenant time travel (e2e)', function () {
   let h: Harness;

@@ -8,6 +8,7 @@ import {
   startHarness,
   uniqueTenant,
   type Harness,
+  auth,
 } from '../../../test/support/harness.js';
 import { verifySignature } from './webhook-signing.js';
 
@@ -68,8 +69,6 @@ describe('webhooks (e2e)', function () {
   after(async function () {
     await h?.close();
   });
-
-  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
   async function tenant() {
     const tenantId = uniqueTenant('hooks');
