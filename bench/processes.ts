@@ -141,17 +141,23 @@ export function callgrind(outDir: string, name: string): string[] {
 /** `npm start`, `npm run start:projector` and `npm run start:worker`, from dist/. */
 export function startService(
   env: NodeJS.ProcessEnv,
-  wrapApi: string[] = [],
-  apiNodeFlags: string[] = [],
-  apiLog?: string,
+  options: {
+    /** A command the API runs under (callgrind). */
+    wrapApi?: string[];
+    /** Node flags for the API process (--trace-gc, --cpu-prof, …). */
+    apiNodeFlags?: string[];
+    /** Also append the API's output to this file. */
+    apiLog?: string;
+  } = {},
 ): { api: Child; others: Child[] } {
+  const { wrapApi = [], apiNodeFlags = [], apiLog } = options;
   const [node, ...args] = scriptCommand('start');
-  const api = start('api', [...wrapApi, node!, ...apiNodeFlags, ...args], env, apiLog);
+  const child = start('api', [...wrapApi, node!, ...apiNodeFlags, ...args], env, apiLog);
   const others = [
     start('projector', scriptCommand('start:projector'), env),
     start('worker', scriptCommand('start:worker'), env),
   ];
-  return { api, others };
+  return { api: child, others };
 }
 
 /** The baseline's code: plain CommonJS, the same server as bench/read-targets.ts's createBaseline. */

@@ -45,10 +45,9 @@ export const USAGE = `usage: npm run bench:read -- [options]
   --cluster <n>       also the API with ConfigService__ApiWorkers=n (Node cluster workers on one
                       port; from dist/ with --production, else from source) beside a node:http
                       cluster of n workers (default 2; 0 or 1: leave out)
-  --cpu-prof <dir>    with --production: the API writes a V8 CPU profile (.cpuprofile, for Chrome
-                      DevTools or speedscope) into <dir> when the run ends
   --api-flags <flags> with --production: more node flags for the API process, space-separated
-                      (e.g. '--trace-gc' or '--max-semi-space-size=32'); its output goes to the
+                      (e.g. --api-flags='--cpu-prof --cpu-prof-dir=/tmp/prof' for a profile
+                      written when the run ends, or --api-flags=--trace-gc); its output goes to the
                       log the run prints when the API fails, and to --api-log <file>
   --api-log <file>    with --production: also write the API's stdout and stderr to <file>
   --tracing           with --production: set OpenTelemetry__JaegerEndpoint (a port nobody listens
@@ -74,7 +73,6 @@ export function parseOptions() {
       encrypted: { type: 'boolean', default: false },
       cluster: { type: 'string', default: '2' },
       instructions: { type: 'string', default: '0' },
-      'cpu-prof': { type: 'string' },
       'api-flags': { type: 'string' },
       'api-log': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -91,13 +89,12 @@ export function parseOptions() {
     (values['skip-build'] ||
       values.tracing ||
       values.instructions !== '0' ||
-      values['cpu-prof'] !== undefined ||
       values['api-flags'] !== undefined ||
       values['api-log'] !== undefined) &&
     !values.production
   ) {
     throw new UsageError(
-      '--skip-build, --tracing, --instructions, --cpu-prof, --api-flags and --api-log go with --production',
+      '--skip-build, --tracing, --instructions, --api-flags and --api-log go with --production',
     );
   }
   if (values.instructions !== '0' && generator !== 'autocannon') {
@@ -111,7 +108,6 @@ export function parseOptions() {
     skipBuild: values['skip-build'],
     tracing: values.tracing,
     instructions: integer('instructions', values.instructions, 0),
-    cpuProf: values['cpu-prof'],
     apiFlags: values['api-flags']?.split(/\s+/).filter(Boolean) ?? [],
     apiLog: values['api-log'],
     help: values.help,

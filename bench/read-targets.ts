@@ -337,16 +337,11 @@ export async function productionSetup(
       rmSync(outDir!, { recursive: true, force: true }),
     );
   }
-  const { api, others } = startService(
-    env,
-    outDir ? callgrind(outDir, 'api') : [],
-    // Written when the API exits at the end of the run (SIGTERM, a clean exit).
-    [
-      ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.cpuProf)}`] : []),
-      ...opts.apiFlags,
-    ],
-    opts.apiLog,
-  );
+  const { api, others } = startService(env, {
+    wrapApi: outDir ? callgrind(outDir, 'api') : [],
+    apiNodeFlags: opts.apiFlags,
+    apiLog: opts.apiLog,
+  });
   const token = benchToken(settings.jwt, opts.encrypted);
   // Up when the projector has projected the seed and the API answers both routes.
   process.stdout.write('starting API, projector and worker (dist/) ... ');
