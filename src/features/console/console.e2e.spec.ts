@@ -612,6 +612,19 @@ describe('web console in a browser (e2e)', function () {
     await nav(page, 'Configurations').click();
     const cells = (key: string) => page.locator(`td[data-key="${key}"]`);
     await cells('search.engine').first().waitFor({ timeout: WAIT });
+    // One column per declared environment, those without a key yet included.
+    await api(h.admin, 'POST', `/api/v1/tenants/${tenantId}/environments`, { name: 'QA' });
+    await page.reload();
+    await page.locator('thead th[scope="col"]', { hasText: 'QA' }).waitFor({ timeout: WAIT });
+    const { environments } = (await api(
+      editor,
+      'GET',
+      `/api/v1/tenants/${tenantId}/environments`,
+    )) as { environments: { name: string }[] };
+    const headers = (await page.locator('thead th[scope="col"]').allTextContents()).slice(1);
+    expect(
+      headers.map((h) => environments.find((e) => h.startsWith(e.name))?.name),
+    ).to.have.members(environments.map((e) => e.name));
     await page.getByLabel('Search keys').fill('search.');
     await cells('checkout.timeout').first().waitFor({ state: 'detached', timeout: WAIT });
     expect(await cells('search.engine').count()).to.be.greaterThan(0);

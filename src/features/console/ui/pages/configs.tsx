@@ -45,11 +45,15 @@ export async function allConfigs(tenantId: string, includeDeleted = false): Prom
   }
 }
 
+/**
+ * The tenant's declared environments, each with the approvals its changes need: the grid's
+ * columns and the choices of a new configuration (an environment with no key yet included).
+ */
 export async function approvalPolicy(tenantId: string): Promise<Record<string, number>> {
   const p = await unwrap(
-    api.GET('/api/v1/tenants/{tenantId}/approval-policies', { params: { path: { tenantId } } }),
+    api.GET('/api/v1/tenants/{tenantId}/environments', { params: { path: { tenantId } } }),
   );
-  return p.requiredApprovals;
+  return Object.fromEntries(p.environments.map((e) => [e.name, e.requiredApprovals]));
 }
 
 export function ConfigGrid({ session, tenantId }: Props) {
@@ -285,12 +289,10 @@ export function NewConfig({ session, tenantId, path }: Props & { path: string })
   const [sensitive, setSensitive] = useState(false);
   const action = useAction();
   const needsApproval = (policy.data?.[environment] ?? 0) > 0;
-  const environments = sortEnvironments([
-    'Development',
-    'Staging',
-    'Production',
-    ...Object.keys(policy.data ?? {}),
-  ]);
+  // The declared ones once known (a tenant may have removed a default or added its own).
+  const environments = sortEnvironments(
+    policy.data ? Object.keys(policy.data) : ['Development', 'Staging', 'Production'],
+  );
 
   const submit = () =>
     action.run(async () => {
