@@ -2,13 +2,7 @@
  * BullMQ queues: names, connections and deterministic job ids, in one place. A job id names the
  * event that asked for the job, so scheduling the same thing twice adds one job.
  */
-import {
-  Queue,
-  type ConnectionOptions,
-  type JobsOptions,
-  type RedisConnection,
-  type Worker,
-} from 'bullmq';
+import { Queue, type ConnectionOptions, type JobsOptions, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../timeout.js';
 import { closeRedis } from '../redis/redis.js';
@@ -154,8 +148,7 @@ export class Queues {
  * forever: the connection is cut instead, which also fails the commands waiting on it.
  */
 export async function closeBull(q: Queue | Worker, graceMs = 10_000): Promise<void> {
-  const backend = q.getBackend();
-  const client = clientOf(backend.connection);
+  const client = await withTimeout(q.getBackend().client, 1000).catch(() => undefined);
   if (client?.status === 'ready') {
     const closed = await withTimeout(q.close(), graceMs).then(
       () => true,
@@ -163,25 +156,19 @@ export async function closeBull(q: Queue | Worker, graceMs = 10_000): Promise<vo
     );
     if (closed) return;
   }
-  // BullMQ's disconnect() waits for a client that was never ready (Redis gone while it was
-  // connecting) and leaves one that waits to reconnect as it is, its queued commands (a job add,
-  // say) waiting forever: end every connection of its own (closeRedis), the worker's blocking one
-  // too, ready or not.
+  // BullMQ's disconnect() leaves a client that waits to reconnect as it is, its queued commands
+  // (a job add, say) waiting forever: end every connection of its own (closeRedis), the
+  // worker's blocking one too.
+  const blocking = await withTimeout(
+    q.getBackend().blockingClient ?? Promise.resolve(undefined),
+    1000,
+  ).catch(() => undefined);
   await Promise.all(
-    [client, clientOf(backend.blockingConnection)].map(
-      (c) => c && closeRedis(c, 3000).catch(() => undefined),
+    [client, blocking].map(
+      (c) => c && closeRedis(c as unknown as Redis, 3000).catch(() => undefined),
     ),
   );
   await withTimeout(q.disconnect(), 1000).catch(() => undefined);
-}
-
-/**
- * The ioredis client of a BullMQ connection. BullMQ makes it at construction but hands it out
- * (`client`) only once it was ready: one whose Redis died while it connected is never handed out,
- * and awaiting it held a shutdown forever (`npm run dev` with Redis down, once in CI).
- */
-function clientOf(connection: RedisConnection | undefined): Redis | undefined {
-  return (connection as unknown as { _client?: Redis } | undefined)?._client;
 }
 
 /**
