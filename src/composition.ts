@@ -135,7 +135,8 @@ export interface Services {
   rateLimits: RateLimits;
   /** This process's heartbeats (worker, projections) for readiness and metrics. */
   heartbeats: Heartbeats;
-  close(): Promise<void>;
+  /** `step` names each part, so a shutdown past its grace says which one it waits for. */
+  close(step?: <T>(name: string, work: Promise<T>) => Promise<T>): Promise<void>;
 }
 
 export async function createEventStore(settings: Settings, pool: pg.Pool): Promise<EventStore> {
@@ -288,12 +289,18 @@ export async function buildServices(
     metrics,
     rateLimits: new RateLimits(redis, settings.redisKeyPrefix, settings.rateLimits),
     heartbeats,
-    async close() {
-      await heartbeats.stop();
-      await store.close().catch(() => undefined);
+    async close(step: <T>(name: string, work: Promise<T>) => Promise<T> = (_name, work) => work) {
+      await step('heartbeats', heartbeats.stop());
+      await step(
+        'event store',
+        store.close().catch(() => undefined),
+      );
       keySubscriber?.disconnect();
       redis.disconnect();
-      await pool.end().catch(() => undefined);
+      await step(
+        'postgres pool',
+        pool.end().catch(() => undefined),
+      );
     },
   };
 }

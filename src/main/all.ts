@@ -23,7 +23,7 @@ onShutdown(services.logger, settings.shutdownTimeoutMs, async (step) => {
     step('worker', workers.close()),
     step('projector', projector.stop()),
   ]);
-  await step('services', services.close());
+  await step('services', services.close(step));
 });
 projector.start();
 api.server.listen(settings.port, () => {

@@ -29,7 +29,7 @@ async function serve(): Promise<void> {
   const api = createApi(services);
   onShutdown(services.logger, settings.shutdownTimeoutMs, async (step) => {
     await step('api', api.close());
-    await step('services', services.close());
+    await step('services', services.close(step));
   });
   // Started before `npm run migrate`? Say so once; /health/ready stays 503 with the same message.
   void schemaStatus(services.pool).then(

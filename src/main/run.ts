@@ -174,7 +174,7 @@ export async function runBackgroundProcess(
   onShutdown(services.logger, settings.shutdownTimeoutMs, async (step) => {
     metricsServer.close();
     await step(kind, work.stop());
-    await step('services', services.close());
+    await step('services', services.close(step));
   });
   services.logger.info(work.started, `${kind} started`);
 }

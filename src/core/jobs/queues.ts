@@ -172,6 +172,24 @@ export async function closeBull(q: Queue | Worker, graceMs = 10_000): Promise<vo
 }
 
 /**
+ * A job add that fails once `signal` aborts. BullMQ holds a command for a connection that never
+ * became ready until Redis answers, and closing the queue does not fail it, so a shutdown waited
+ * forever for the job scheduler's batch (and its PostgreSQL connection) stuck in such an add.
+ * Failing it rolls the batch back; its events are read again from the checkpoint next time and
+ * the job added then (same id: added once).
+ */
+export function unlessAborted<T>(add: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return add;
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new Error('job add abandoned: shutting down'));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([add, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+}
+
+/**
  * While Redis is away a worker reports every reconnection attempt: log the first, then one line
  * per 30 s saying how many more there were. One logger for several workers counts them together.
  */

@@ -18,7 +18,9 @@ import {
   SCHEDULE_PREFIX,
 } from '../streams.js';
 import type { PostgresProjection } from '../projections/projection.js';
+import type { Queue } from 'bullmq';
 import {
+  unlessAborted,
   expiryJobId,
   scheduledChangeJobId,
   stepJobId,
@@ -127,7 +129,14 @@ export function scheduledChangeJobFor(
   };
 }
 
-export function jobScheduler(queues: Queues, now: () => number = Date.now): PostgresProjection {
+/** `signal`: aborts the adds in flight (a shutdown; see unlessAborted). */
+export function jobScheduler(
+  queues: Queues,
+  now: () => number = Date.now,
+  signal?: AbortSignal,
+): PostgresProjection {
+  const add = <T>(queue: Queue<T>, job: PlannedJob<T>) =>
+    unlessAborted(queue.add(job.name as never, job.data as never, job.opts), signal);
   return {
     name: SCHEDULER_NAME,
     streamPrefixes: [APPROVAL_PREFIX, CHANGE_SET_PREFIX, DEPLOYMENT_PREFIX, SCHEDULE_PREFIX],
@@ -136,7 +145,7 @@ export function jobScheduler(queues: Queues, now: () => number = Date.now): Post
       for (const e of events) {
         if (e.streamId.startsWith(DEPLOYMENT_PREFIX)) {
           const job = stepJobFor(e, now);
-          if (job) await queues.steps.add(job.name, job.data, job.opts);
+          if (job) await add(queues.steps, job);
         } else if (e.streamId.startsWith(SCHEDULE_PREFIX)) {
           const event = e as unknown as ScheduledChangeEvent;
           if (event.type === 'ChangeScheduled') {
@@ -147,7 +156,7 @@ export function jobScheduler(queues: Queues, now: () => number = Date.now): Post
               causeOf(e),
               now,
             );
-            await queues.scheduledChanges.add(job.name, job.data, job.opts);
+            await add(queues.scheduledChanges, job);
           }
         } else if (e.streamId.startsWith(CHANGE_SET_PREFIX)) {
           const event = e as unknown as ChangeSetEvent;
@@ -160,7 +169,7 @@ export function jobScheduler(queues: Queues, now: () => number = Date.now): Post
               causeOf(e),
               now,
             );
-            await queues.expiry.add(job.name, job.data, job.opts);
+            await add(queues.expiry, job);
           }
         } else if (e.streamId.startsWith(APPROVAL_PREFIX)) {
           const event = e as unknown as ApprovalEvent;
@@ -171,7 +180,7 @@ export function jobScheduler(queues: Queues, now: () => number = Date.now): Post
               causeOf(e),
               now,
             );
-            await queues.expiry.add(job.name, job.data, job.opts);
+            await add(queues.expiry, job);
           }
         }
       }

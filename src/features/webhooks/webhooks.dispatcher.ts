@@ -19,7 +19,7 @@ import {
   DEPLOYMENT_PREFIX,
   WEBHOOK_PREFIX,
 } from '../../core/streams.js';
-import type { DeliveryJob } from '../../core/jobs/queues.js';
+import { unlessAborted, type DeliveryJob } from '../../core/jobs/queues.js';
 import type { WebhookEvent } from './webhook.decider.js';
 import { webhookMessageOf } from './webhook-events.js';
 
@@ -53,7 +53,11 @@ async function applySubscription(client: pg.PoolClient, event: WebhookEvent) {
   }
 }
 
-export function webhookDispatcher(queue: Queue<DeliveryJob>): PostgresProjection {
+/** `signal`: aborts the add in flight (a shutdown; see unlessAborted). */
+export function webhookDispatcher(
+  queue: Queue<DeliveryJob>,
+  signal?: AbortSignal,
+): PostgresProjection {
   return {
     name: DISPATCHER_NAME,
     streamPrefixes: [
@@ -76,12 +80,15 @@ export function webhookDispatcher(queue: Queue<DeliveryJob>): PostgresProjection
       // Added while the batch's transaction is open: if it rolls back, the batch runs again
       // and produces the same ids (a job that finds no row yet retries).
       if (jobs.length) {
-        await queue.addBulk(
-          jobs.map((deliveryId) => ({
-            name: 'deliver',
-            data: { deliveryId },
-            opts: { jobId: deliveryId },
-          })),
+        await unlessAborted(
+          queue.addBulk(
+            jobs.map((deliveryId) => ({
+              name: 'deliver',
+              data: { deliveryId },
+              opts: { jobId: deliveryId },
+            })),
+          ),
+          signal,
         );
       }
     },
