@@ -64,26 +64,50 @@ async function readFolded<S, E extends DomainEvent>(
   streamId: string,
 ): Promise<{ state: S; revision: bigint }> {
   const streams = foldedOf(store, decider);
+  // Left in place while reading: concurrent commands on one stream (every write to a tenant
+  // reads the tenant's) all start from it. Taken out, all but one read the whole stream.
   const kept = streams.get(streamId);
   if (kept) {
-    streams.delete(streamId);
     const read = await store.readStream(streamId, { fromRevision: kept.revision });
     const [first, ...rest] = read.events;
     if (first?.id === kept.lastId && first.revision === kept.revision && !read.decrypted) {
       const state = fold(decider, kept.state as S, rest as unknown as E[]);
       const last = read.events[read.events.length - 1]!;
-      streams.set(streamId, { state, revision: last.revision, lastId: last.id });
+      keep(streams, streamId, { state, revision: last.revision, lastId: last.id });
       return { state, revision: last.revision };
     }
   }
   const { events, revision, decrypted } = await store.readStream(streamId);
   const state = fold(decider, decider.initialState(), events as unknown as E[]);
   const last = events[events.length - 1];
-  if (last && !decrypted) {
-    if (streams.size >= MAX_FOLDED) streams.delete(streams.keys().next().value!);
-    streams.set(streamId, { state, revision: last.revision, lastId: last.id });
+  if (decrypted) streams.delete(streamId);
+  else if (last) {
+    keep(
+      streams,
+      streamId,
+      { state, revision: last.revision, lastId: last.id },
+      kept !== undefined,
+    );
   }
   return { state, revision };
+}
+
+/**
+ * Keeps a folded stream as the most recently used, unless a concurrent read kept a later revision
+ * meanwhile. `replaced`: the kept one did not match the log (a reset or re-imported log), so it
+ * goes whatever its revision.
+ */
+function keep(
+  streams: Map<string, Folded>,
+  streamId: string,
+  folded: Folded,
+  replaced = false,
+): void {
+  const current = streams.get(streamId);
+  streams.delete(streamId);
+  if (streams.size >= MAX_FOLDED) streams.delete(streams.keys().next().value!);
+  const later = !replaced && current !== undefined && current.revision > folded.revision;
+  streams.set(streamId, later ? current : folded);
 }
 
 /** One try of a command: the streams it read and the events it staged. */

@@ -187,6 +187,25 @@ describe('command handler', function () {
       expect(seen.events).to.equal(2);
     });
 
+    it('concurrent commands on one stream all read from the kept state', async function () {
+      const { store, seen } = counting(new InMemoryEventStore());
+      const handler = new CommandHandler(store);
+      for (let i = 0; i < 30; i++)
+        await handler.handle(counter, 'k-4', { add: 1, limit: 1000 }, ctx);
+      seen.events = 0;
+      // Ten commands read the stream at once, as concurrent writes to one tenant read its stream.
+      await Promise.all(
+        Array.from({ length: 10 }, () => handler.state(counter, 'k-4').then(() => seen.events)),
+      );
+      // The kept event and the one appended since, once each (not the whole stream, 30 each).
+      expect(seen.events).to.equal(20);
+      const states = await Promise.all(
+        Array.from({ length: 10 }, () => handler.state(counter, 'k-4')),
+      );
+      expect(states).to.deep.equal(Array(10).fill(30));
+      expect(seen.events).to.equal(30);
+    });
+
     it('reads the whole stream again when the log under it was replaced', async function () {
       const a = new InMemoryEventStore();
       const b = new InMemoryEventStore();
