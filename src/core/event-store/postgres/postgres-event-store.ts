@@ -103,17 +103,12 @@ export class PostgresEventStore implements EventStore {
         );
         let outcomes: BatchOutcome[];
         try {
-          const t0 = performance.now();
-          (globalThis as any).__stat ??= { n: 0, q: 0, size: 0 };
-          const st = (globalThis as any).__stat;
           const { rows } = await this.pool.query<{ results: BatchOutcome[] }>({
             name: 'es-append-many',
             text: 'SELECT es_append_many($1::jsonb) AS results',
             values: [JSON.stringify(payload)],
           });
           outcomes = rows[0]!.results;
-          st.n++; st.q += performance.now() - t0; st.size += batch.length;
-          if (st.n % 100 === 0) { console.error(`append batches ${st.n}: query ${(st.q/st.n).toFixed(2)} ms, size ${(st.size/st.n).toFixed(1)}, waiting ${this.pending.length}`); st.n=0; st.q=0; st.size=0; }
         } catch (error) {
           if (batch.length === 1) {
             batch[0]!.reject(error);
