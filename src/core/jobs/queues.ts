@@ -149,7 +149,16 @@ export class Queues {
  */
 export async function closeBull(q: Queue | Worker, graceMs = 10_000): Promise<void> {
   const client = await withTimeout(q.getBackend().client, 1000).catch(() => undefined);
-  if (client?.status === 'ready') {
+  if (!client) {
+    // Never ready (Redis not reached yet): BullMQ hands no client out to cut, and without a
+    // close its connections go on reconnecting, so a "closed" worker would connect and take
+    // jobs whenever Redis came up. BullMQ's own close stops a connection that never became ready
+    // at once (commands queued on it stay pending: the scheduler's adds are abandoned by
+    // unlessAborted).
+    await withTimeout(q.close(), 1000).catch(() => undefined);
+    return;
+  }
+  if (client.status === 'ready') {
     const closed = await withTimeout(q.close(), graceMs).then(
       () => true,
       () => false,

@@ -1,0 +1,137 @@
+/**
+ * Redis goes away while the worker runs: the job scheduler's and the webhook dispatcher's adds
+ * wait for it. The worker still closes; started again once Redis is back, nothing is lost: the
+ * delivery is recorded and sent, the scheduled change gets its job.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import request from 'supertest';
+import { Queue } from 'bullmq';
+import { startWorkers } from './workers.js';
+import { PrivateRedis } from '../../../test/support/private-servers.js';
+import { auth, startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { bullConnection, bullPrefix, QUEUES, scheduledChangeJobId } from './queues.js';
+import { pino } from 'pino';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe('workers: Redis gone mid-run, shutdown, then back', function () {
+  this.timeout(90_000);
+  let h: Harness;
+  let redis: PrivateRedis;
+  const received: string[] = [];
+  let server: http.Server;
+  let url: string;
+
+  before(async function () {
+    server = http.createServer((req, res) => {
+      received.push(String(req.headers['webhook-id']));
+      req.resume();
+      req.on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    redis = await PrivateRedis.start({ persist: true });
+    h = await startHarness({
+      overrides: {
+        ConnectionStrings__Redis: redis.connectionString,
+        ConfigService__Webhooks__AllowPrivateNetworks: 'true',
+      },
+      logger: pino({ level: 'silent' }),
+    });
+  });
+  after(async function () {
+    if (!redis.running) await redis.startServer();
+    await h?.close();
+    await redis?.destroy();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('close() ends; after a restart the delivery is sent and the scheduled change has its job', async function () {
+    const tenantId = uniqueTenant('rdown');
+    await request(h.url)
+      .post('/api/v1/tenants')
+      .set(auth(h.admin))
+      .send({ tenantId, name: tenantId })
+      .expect(201);
+    await request(h.url)
+      .post(`/api/v1/tenants/${tenantId}/webhooks`)
+      .set(auth(h.token('tenant-admin', tenantId)))
+      .send({ url, events: ['config.changed'] })
+      .expect(201);
+    const editor = h.token('editor', tenantId);
+    const { body: config } = await request(h.url)
+      .post('/api/v1/configs')
+      .set(auth(editor))
+      .send({ tenantId, key: 'k', value: 'v', type: 'String' })
+      .expect(201);
+
+    let workers = startWorkers(h.services, { idleWaitMs: 50 });
+    await sleep(1500); // everything connected, the first delivery on its way
+    await redis.stop('SIGKILL');
+    await request(h.url)
+      .put(`/api/v1/configs/${config.configId}`)
+      .set(auth(editor))
+      .set('If-Match', '"1"')
+      .send({ value: 'w' })
+      .expect(200);
+    const { body: scheduled } = await request(h.url)
+      .post(`/api/v1/configs/${config.configId}/scheduled-changes`)
+      .set(auth(editor))
+      .send({
+        value: 'later',
+        applyAt: new Date(Date.now() + 3_600_000).toISOString(),
+        expectedVersion: 2,
+      })
+      .expect(201);
+    await sleep(1500); // the scheduler and dispatcher now wait in their adds
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      workers.close(1000).then(() => 'closed'),
+      new Promise((r) => (timer = setTimeout(() => r('still closing after 20 s'), 20_000))),
+    ]);
+    clearTimeout(timer);
+    expect(outcome).to.equal('closed');
+
+    await redis.startServer();
+    workers = startWorkers(h.services, { idleWaitMs: 50 });
+    try {
+      const { rows: deliveries } = await until('two deliveries Delivered', async () => {
+        const r = await h.services.pool.query<{ delivery_id: string; status: string }>(
+          `SELECT d.delivery_id, d.status FROM webhook_deliveries d WHERE tenant_id = $1`,
+          [tenantId],
+        );
+        return r.rows.length === 2 && r.rows.every((x) => x.status === 'Delivered') ? r : undefined;
+      });
+      const q = new Queue(QUEUES.scheduledChanges, {
+        connection: bullConnection(h.settings),
+        prefix: bullPrefix(h.settings),
+      });
+      try {
+        const job = await until(
+          'the scheduled change job',
+          async () => (await q.getJob(scheduledChangeJobId(scheduled.scheduleId))) ?? undefined,
+        );
+        expect(job.id).to.equal(scheduledChangeJobId(scheduled.scheduleId));
+      } finally {
+        await q.close();
+      }
+      await sleep(300);
+      for (const d of deliveries) {
+        expect(received.filter((id) => id === d.delivery_id)).to.have.length(1);
+      }
+    } finally {
+      await workers.close(1000);
+    }
+  });
+});
