@@ -240,5 +240,49 @@ describe('command handler', function () {
       await handler.handle(counter, 'k-3', { add: 1, limit: 100 }, ctx);
       expect(seen.events).to.equal(4);
     });
+
+    it('stops keeping a stream once an event the store decrypts is appended to it', async function () {
+      const inner = new InMemoryEventStore();
+      const secret = (e: { data: unknown }) => (e.data as { n: number }).n === 7;
+      const { store, seen } = counting({
+        append: (r: AppendRequest[]) => inner.append(r),
+        readStream: async (id: string, options?: ReadStreamOptions) => {
+          const read = await inner.readStream(id, options);
+          return read.events.some(secret) ? { ...read, decrypted: true as const } : read;
+        },
+      } as EventStore);
+      const handler = new CommandHandler(store);
+      for (let i = 0; i < 3; i++) await handler.handle(counter, 'k-5', { add: 1, limit: 100 }, ctx);
+      await handler.handle(counter, 'k-5', { add: 7, limit: 100 }, ctx); // now decrypted
+      expect(await handler.state(counter, 'k-5')).to.equal(10);
+      seen.events = 0;
+      expect(await handler.state(counter, 'k-5')).to.equal(10);
+      expect(seen.events).to.equal(4); // the whole stream: nothing of it was kept
+    });
+
+    it('forgets the least recently read stream beyond 5000, and only that one', async function () {
+      this.timeout(60000);
+      const { store, seen } = counting(new InMemoryEventStore());
+      const handler = new CommandHandler(store);
+      /** Two events, read (and kept) at the second. */
+      const kept = async (id: string) => {
+        await handler.handle(counter, id, { add: 1, limit: 100 }, ctx);
+        await handler.handle(counter, id, { add: 1, limit: 100 }, ctx);
+        await handler.state(counter, id);
+      };
+      /** The events a read of the stream fetched: 1 when kept, 2 when read whole. */
+      const read = async (id: string) => {
+        seen.events = 0;
+        expect(await handler.state(counter, id)).to.equal(2);
+        return seen.events;
+      };
+      for (let i = 0; i < 5000; i++) await kept(`lru-${i}`);
+      expect(await read('lru-0')).to.equal(1); // read again: now the most recent
+      await kept('lru-5000'); // one more: the least recently read, lru-1, goes
+      expect(await read('lru-2')).to.equal(1);
+      expect(await read('lru-0')).to.equal(1);
+      expect(await read('lru-5000')).to.equal(1);
+      expect(await read('lru-1')).to.equal(2); // forgotten: read whole
+    });
   });
 });
