@@ -1,6 +1,11 @@
-// Mocha root hooks: one database per run, dropped at the end (see support/test-env.ts); every
+// Mocha root hooks: one database and Redis key prefix per run, removed at the end (see support/test-env.ts); every
 // answer a test server sent is checked against its route's declaration (support/response-check.ts).
-import { createTestDatabase, dropTestDatabase } from './support/test-env.js';
+import {
+  createTestDatabase,
+  deleteKeys,
+  dropTestDatabase,
+  redisPrefix,
+} from './support/test-env.js';
 import { report, setCurrentTest, takeViolations } from './support/response-check.js';
 
 export const mochaHooks = {
@@ -17,6 +22,9 @@ export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
     this.timeout(60_000);
     await dropTestDatabase();
+    // What a harness's own clean-up missed (a write that landed after it, a harness never
+    // closed): the run leaves no key behind.
+    await deleteKeys(redisPrefix);
     const violations = takeViolations();
     if (violations.length) throw new Error(report(violations));
   },

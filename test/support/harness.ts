@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import { loadSettings, type Settings } from '../../src/core/settings/settings.js';
 import {
   buildServices,
@@ -17,7 +16,7 @@ import {
 import { signToken, type Role } from '../../src/core/auth/auth.js';
 import { createLogger, type Logger } from '../../src/core/observability/logger.js';
 import { startWorkers } from '../../src/core/jobs/workers.js';
-import { redisPrefix, redisUrl, testDbConnectionString } from './test-env.js';
+import { deleteKeys, redisPrefix, redisUrl, testDbConnectionString } from './test-env.js';
 import { checkResponses } from './response-check.js';
 
 export interface Harness {
@@ -112,19 +111,7 @@ export async function startHarness(
   };
 }
 
-export async function deleteKeys(prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl.includes('://') ? redisUrl : `redis://${redisUrl}`);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
+export { deleteKeys } from './test-env.js';
 
 /** The Authorization header for a bearer token, for supertest's `.set()`. */
 export const auth = (token: string) => ({ Authorization: `Bearer ${token}` });

@@ -3,6 +3,7 @@
  * its own Redis key prefix, so concurrent runs never see each other's data.
  */
 import pg from 'pg';
+import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { migrate } from '../../src/core/postgres/migrate.js';
 import { parsePostgresConnectionString, type PgConfig } from '../../src/core/postgres/postgres.js';
@@ -45,5 +46,20 @@ export async function dropTestDatabase(): Promise<void> {
     await client.query(`DROP DATABASE IF EXISTS "${testDatabaseName}" WITH (FORCE)`);
   } finally {
     await client.end();
+  }
+}
+
+/** Deletes every Redis key under `prefix` (a harness's, or the whole run's). */
+export async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl.includes('://') ? redisUrl : `redis://${redisUrl}`);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
   }
 }
