@@ -3,47 +3,30 @@
  * job exists. A worker started again must add nothing twice, lose nothing, and send the
  * webhook delivery once.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import request from 'supertest';
 import { Queue } from 'bullmq';
 import { startWorkers } from './workers.js';
 import { auth, startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { until } from '../../../test/support/until.js';
+import { receiver } from '../../../test/support/webhook-receiver.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('workers: a job add abandoned at shutdown after it reached Redis', function () {
   this.timeout(60_000);
   let h: Harness;
-  const received: string[] = [];
-  let server: http.Server;
-  let url: string;
+  let rx: Awaited<ReturnType<typeof receiver>>;
 
   before(async function () {
-    server = http.createServer((req, res) => {
-      received.push(String(req.headers['webhook-id']));
-      req.resume();
-      req.on('end', () => res.writeHead(204).end());
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    rx = await receiver();
     h = await startHarness({
       overrides: { ConfigService__Webhooks__AllowPrivateNetworks: 'true' },
     });
   });
   after(async function () {
     await h?.close();
-    await new Promise((r) => server.close(r));
+    await rx?.close();
   });
 
   it('the delivery is recorded and sent once after the next start', async function () {
@@ -56,7 +39,7 @@ describe('workers: a job add abandoned at shutdown after it reached Redis', func
     await request(h.url)
       .post(`/api/v1/tenants/${tenantId}/webhooks`)
       .set(auth(h.token('tenant-admin', tenantId)))
-      .send({ url, events: ['config.changed'] })
+      .send({ url: rx.url, events: ['config.changed'] })
       .expect(201);
 
     // The first addBulk reaches Redis, then shutdown begins before its answer is in.
@@ -103,7 +86,7 @@ describe('workers: a job add abandoned at shutdown after it reached Redis', func
       });
       expect(status).to.equal('Delivered');
       await sleep(500);
-      expect(received.filter((id) => id === deliveryId)).to.have.length(1);
+      expect(rx.received.filter(({ id }) => id === deliveryId)).to.have.length(1);
     } finally {
       await workers.close(1000);
     }

@@ -3,8 +3,6 @@
  * wait for it. The worker still closes; started again once Redis is back, nothing is lost: the
  * delivery is recorded and sent, the scheduled change gets its job.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import request from 'supertest';
 import { Queue } from 'bullmq';
@@ -13,34 +11,19 @@ import { PrivateRedis } from '../../../test/support/private-servers.js';
 import { auth, startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
 import { bullConnection, bullPrefix, QUEUES, scheduledChangeJobId } from './queues.js';
 import { pino } from 'pino';
+import { until } from '../../../test/support/until.js';
+import { receiver } from '../../../test/support/webhook-receiver.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('workers: Redis gone mid-run, shutdown, then back', function () {
   this.timeout(90_000);
   let h: Harness;
   let redis: PrivateRedis;
-  const received: string[] = [];
-  let server: http.Server;
-  let url: string;
+  let rx: Awaited<ReturnType<typeof receiver>>;
 
   before(async function () {
-    server = http.createServer((req, res) => {
-      received.push(String(req.headers['webhook-id']));
-      req.resume();
-      req.on('end', () => res.writeHead(204).end());
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    rx = await receiver();
     redis = await PrivateRedis.start({ persist: true });
     h = await startHarness({
       overrides: {
@@ -54,7 +37,7 @@ describe('workers: Redis gone mid-run, shutdown, then back', function () {
     if (!redis.running) await redis.startServer();
     await h?.close();
     await redis?.destroy();
-    await new Promise((r) => server.close(r));
+    await rx?.close();
   });
 
   it('close() ends; after a restart the delivery is sent and the scheduled change has its job', async function () {
@@ -67,7 +50,7 @@ describe('workers: Redis gone mid-run, shutdown, then back', function () {
     await request(h.url)
       .post(`/api/v1/tenants/${tenantId}/webhooks`)
       .set(auth(h.token('tenant-admin', tenantId)))
-      .send({ url, events: ['config.changed'] })
+      .send({ url: rx.url, events: ['config.changed'] })
       .expect(201);
     const editor = h.token('editor', tenantId);
     const { body: config } = await request(h.url)
@@ -106,13 +89,19 @@ describe('workers: Redis gone mid-run, shutdown, then back', function () {
     await redis.startServer();
     workers = startWorkers(h.services, { idleWaitMs: 50 });
     try {
-      const { rows: deliveries } = await until('two deliveries Delivered', async () => {
-        const r = await h.services.pool.query<{ delivery_id: string; status: string }>(
-          `SELECT d.delivery_id, d.status FROM webhook_deliveries d WHERE tenant_id = $1`,
-          [tenantId],
-        );
-        return r.rows.length === 2 && r.rows.every((x) => x.status === 'Delivered') ? r : undefined;
-      });
+      const { rows: deliveries } = await until(
+        'two deliveries Delivered',
+        async () => {
+          const r = await h.services.pool.query<{ delivery_id: string; status: string }>(
+            `SELECT d.delivery_id, d.status FROM webhook_deliveries d WHERE tenant_id = $1`,
+            [tenantId],
+          );
+          return r.rows.length === 2 && r.rows.every((x) => x.status === 'Delivered')
+            ? r
+            : undefined;
+        },
+        { retryErrors: true },
+      );
       const q = new Queue(QUEUES.scheduledChanges, {
         connection: bullConnection(h.settings),
         prefix: bullPrefix(h.settings),
@@ -121,6 +110,7 @@ describe('workers: Redis gone mid-run, shutdown, then back', function () {
         const job = await until(
           'the scheduled change job',
           async () => (await q.getJob(scheduledChangeJobId(scheduled.scheduleId))) ?? undefined,
+          { retryErrors: true },
         );
         expect(job.id).to.equal(scheduledChangeJobId(scheduled.scheduleId));
       } finally {
@@ -128,7 +118,7 @@ describe('workers: Redis gone mid-run, shutdown, then back', function () {
       }
       await sleep(300);
       for (const d of deliveries) {
-        expect(received.filter((id) => id === d.delivery_id)).to.have.length(1);
+        expect(rx.received.filter(({ id }) => id === d.delivery_id)).to.have.length(1);
       }
     } finally {
       await workers.close(1000);

@@ -3,24 +3,9 @@ import request from 'supertest';
 import { rebuildProjections } from '../../core/projections/rebuild.js';
 import { Queues, expiryJobId } from '../../core/jobs/queues.js';
 import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { until } from '../../../test/support/until.js';
 
 /** Polls `probe` until it returns something other than undefined, or fails after the deadline. */
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const APPROVAL_REQUIRED = {
   code: 'approval_required',

@@ -3,18 +3,7 @@ import request from 'supertest';
 import { startWorkers } from '../../core/jobs/workers.js';
 import { Queues, expiryJobId } from '../../core/jobs/queues.js';
 import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+import { until } from '../../../test/support/until.js';
 
 describe('change set expiry (e2e)', function () {
   this.timeout(90_000);

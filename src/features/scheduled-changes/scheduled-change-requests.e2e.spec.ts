@@ -3,18 +3,9 @@ import request from 'supertest';
 import { startWorkers } from '../../core/jobs/workers.js';
 import { Queues, scheduledChangeJobId } from '../../core/jobs/queues.js';
 import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
+import { until } from '../../../test/support/until.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 interface ChangeRequest {
   approvalId: string;

@@ -2,16 +2,7 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { startWorkers } from '../../core/jobs/workers.js';
 import { startHarness, uniqueTenant, type Harness, auth } from '../../../test/support/harness.js';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { until } from '../../../test/support/until.js';
 
 describe('scheduled changes (e2e)', function () {
   this.timeout(90_000);

@@ -6,16 +6,7 @@ import { Queues } from '../../core/jobs/queues.js';
 import { startWorkers } from '../../core/jobs/workers.js';
 import { startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
 import { reconcileJobs } from '../../core/jobs/reconciler.js';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { until } from '../../../test/support/until.js';
 
 describe('webhook deliveries: lost jobs healed, old deliveries pruned (e2e)', function () {
   this.timeout(90_000);

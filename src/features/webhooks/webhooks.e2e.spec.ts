@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import request from 'supertest';
 import { startWorkers } from '../../core/jobs/workers.js';
@@ -11,48 +9,8 @@ import {
   auth,
 } from '../../../test/support/harness.js';
 import { verifySignature } from './webhook-signing.js';
-
-interface Received {
-  id: string;
-  timestamp: string;
-  signature: string;
-  body: string;
-  answered: number;
-}
-
-/** A receiver on 127.0.0.1 that answers 500 to the first `failures` requests, then 204. */
-async function receiver(failures: number) {
-  const received: Received[] = [];
-  let remaining = failures;
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
-    req.on('end', () => {
-      const answered = remaining-- > 0 ? 500 : 204;
-      received.push({
-        id: String(req.headers['webhook-id']),
-        timestamp: String(req.headers['webhook-timestamp']),
-        signature: String(req.headers['webhook-signature']),
-        body,
-        answered,
-      });
-      res.writeHead(answered).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  return { url, received, close: () => new Promise((r) => server.close(r)) };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined) {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { until } from '../../../test/support/until.js';
+import { receiver } from '../../../test/support/webhook-receiver.js';
 
 describe('webhooks (e2e)', function () {
   this.timeout(40_000);
