@@ -7,9 +7,9 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { Queue } from 'bullmq';
 import { startWorkers } from './workers.js';
-import { auth, startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { auth, startHarness, type Harness } from '../../../test/support/harness.js';
 import { until } from '../../../test/support/until.js';
-import { receiver } from '../../../test/support/webhook-receiver.js';
+import { receiver, tenantWithWebhook } from '../../../test/support/webhook-receiver.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -30,17 +30,7 @@ describe('workers: a job add abandoned at shutdown after it reached Redis', func
   });
 
   it('the delivery is recorded and sent once after the next start', async function () {
-    const tenantId = uniqueTenant('abandon');
-    await request(h.url)
-      .post('/api/v1/tenants')
-      .set(auth(h.admin))
-      .send({ tenantId, name: tenantId })
-      .expect(201);
-    await request(h.url)
-      .post(`/api/v1/tenants/${tenantId}/webhooks`)
-      .set(auth(h.token('tenant-admin', tenantId)))
-      .send({ url: rx.url, events: ['config.changed'] })
-      .expect(201);
+    const tenantId = await tenantWithWebhook(h, 'abandon', rx.url);
 
     // The first addBulk reaches Redis, then shutdown begins before its answer is in.
     const realAddBulk = Queue.prototype.addBulk;

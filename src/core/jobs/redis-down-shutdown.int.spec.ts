@@ -8,11 +8,11 @@ import request from 'supertest';
 import { Queue } from 'bullmq';
 import { startWorkers } from './workers.js';
 import { PrivateRedis } from '../../../test/support/private-servers.js';
-import { auth, startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { auth, startHarness, type Harness } from '../../../test/support/harness.js';
 import { bullConnection, bullPrefix, QUEUES, scheduledChangeJobId } from './queues.js';
 import { pino } from 'pino';
 import { until } from '../../../test/support/until.js';
-import { receiver } from '../../../test/support/webhook-receiver.js';
+import { receiver, tenantWithWebhook } from '../../../test/support/webhook-receiver.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,17 +41,7 @@ describe('workers: Redis gone mid-run, shutdown, then back', function () {
   });
 
   it('close() ends; after a restart the delivery is sent and the scheduled change has its job', async function () {
-    const tenantId = uniqueTenant('rdown');
-    await request(h.url)
-      .post('/api/v1/tenants')
-      .set(auth(h.admin))
-      .send({ tenantId, name: tenantId })
-      .expect(201);
-    await request(h.url)
-      .post(`/api/v1/tenants/${tenantId}/webhooks`)
-      .set(auth(h.token('tenant-admin', tenantId)))
-      .send({ url: rx.url, events: ['config.changed'] })
-      .expect(201);
+    const tenantId = await tenantWithWebhook(h, 'rdown', rx.url);
     const editor = h.token('editor', tenantId);
     const { body: config } = await request(h.url)
       .post('/api/v1/configs')

@@ -7,8 +7,9 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { startWorkers } from './workers.js';
 import { freePort } from '../../../test/support/private-servers.js';
-import { auth, startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
+import { auth, startHarness, type Harness } from '../../../test/support/harness.js';
 import { pino } from 'pino';
+import { tenantWithWebhook } from '../../../test/support/webhook-receiver.js';
 
 describe('workers: shutdown with a Redis never reached', function () {
   this.timeout(60_000);
@@ -22,18 +23,7 @@ describe('workers: shutdown with a Redis never reached', function () {
   });
 
   it('close() ends although a webhook delivery add waits for Redis', async function () {
-    const tenantId = uniqueTenant('never-redis');
-    await request(h.url)
-      .post('/api/v1/tenants')
-      .set(auth(h.admin))
-      .send({ tenantId, name: tenantId })
-      .expect(201);
-    const admin = h.token('tenant-admin', tenantId);
-    await request(h.url)
-      .post(`/api/v1/tenants/${tenantId}/webhooks`)
-      .set(auth(admin))
-      .send({ url: 'http://hooks.example.invalid/cfg', events: ['config.changed'] })
-      .expect(201);
+    const tenantId = await tenantWithWebhook(h, 'never-redis', 'http://hooks.example.invalid/cfg');
     await request(h.url)
       .post('/api/v1/configs')
       .set(auth(h.token('editor', tenantId)))
