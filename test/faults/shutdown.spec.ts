@@ -1,5 +1,5 @@
 /**
- * Fault: SIGTERM (or Ctrl-C) while Redis is unreachable. Every process stops cleanly within its
+ * Fault: SIGTERM (or Ctrl-C) while Redis is unreachable (gone, or never reached). Every process stops cleanly within its
  * grace (ConfigService__ShutdownTimeout): exit code 0 and "stopped" in its log, not the forced
  * exit (code 1) nor a hang. A second signal ends a process at once.
  */
@@ -34,30 +34,7 @@ describe('faults: shutdown with Redis down', function () {
 
   it('api, projector, worker and `npm run dev` stop cleanly on SIGTERM within the grace', async function () {
     const names = ['api', 'projector', 'worker', 'all'];
-    const ports = await Promise.all(names.map(() => freePort()));
-    const processes = names.map((name, i) => {
-      const p = startProcess(
-        name,
-        processEnv({
-          ConnectionStrings__Redis: redis.connectionString,
-          ConfigService__ShutdownTimeout: `PT${GRACE_MS / 1000}S`,
-          ASPNETCORE_URLS: `http://127.0.0.1:${ports[i]}`,
-          METRICS_PORT: String(ports[i]),
-        }),
-      );
-      running.push(p);
-      return p;
-    });
-    await Promise.all(
-      processes.map((p, i) =>
-        // Fully started: `dev` says so once its API listens, after its projector and workers.
-        p.waitFor(
-          names[i] === 'all'
-            ? /\(API \+ projector \+ worker\) listening/
-            : /listening|projector started|worker started/,
-        ),
-      ),
-    );
+    const processes = await startProcesses(names, redis.connectionString, running);
     await redis.stop('SIGKILL');
     // Work for the workers' job scheduler while their Redis is gone: a canary's first step job
     // and a webhook delivery, whose adds then wait for Redis (one such wait held a worker's
@@ -67,29 +44,18 @@ describe('faults: shutdown with Redis down', function () {
     // and webhook dispatcher (1 s idle wait) pick the new events up.
     await new Promise((r) => setTimeout(r, 2500));
     const started = Date.now();
-    for (const p of processes) p.kill('SIGTERM');
-    const exits = await Promise.all(processes.map((p) => p.exited));
-    const took = Date.now() - started;
+    await stopsCleanly(names, processes);
     console.log(
-      `      SIGTERM with Redis down: ${names.length} processes stopped in ${took} ms (grace ${GRACE_MS} ms)`,
+      `      SIGTERM with Redis down: ${names.length} processes stopped in ${Date.now() - started} ms (grace ${GRACE_MS} ms)`,
     );
-    // The log lines of each process (the dev process also prints its URLs for people).
-    const tail = (p: Running) =>
-      p.output
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .slice(-12)
-        .join('\n');
-    expect(
-      exits.map((e, i) => `${names[i]}: ${e.code}`),
-      processes.map((p, i) => `${names[i]}:\n${tail(p)}`).join('\n'),
-    ).to.deep.equal(names.map((n) => `${n}: 0`));
-    exits.forEach((_e, i) => {
-      const p = processes[i]!;
-      expect(p.output, names[i]).to.match(/"msg":"shutting down"/);
-      expect(p.output, names[i]).to.match(/"msg":"stopped"/);
-      expect(p.output, names[i]).to.not.match(/did not finish in time/);
-    });
+  });
+
+  it('worker and `npm run dev` stop cleanly on SIGTERM with work waiting for a Redis never reached', async function () {
+    const names = ['worker', 'all'];
+    const processes = await startProcesses(names, `127.0.0.1:${await freePort()}`, running);
+    await canaryAndWebhookWork(h);
+    await new Promise((r) => setTimeout(r, 2500));
+    await stopsCleanly(names, processes);
   });
 
   it('a second signal exits at once', async function () {
@@ -131,6 +97,61 @@ describe('faults: shutdown with Redis down', function () {
     await hanging;
   });
 });
+
+/** Starts the named processes (src/main) with `redis` and waits until each says it started. */
+async function startProcesses(
+  names: string[],
+  redis: string,
+  running: Running[],
+): Promise<Running[]> {
+  const ports = await Promise.all(names.map(() => freePort()));
+  const processes = names.map((name, i) => {
+    const p = startProcess(
+      name,
+      processEnv({
+        ConnectionStrings__Redis: redis,
+        ConfigService__ShutdownTimeout: `PT${GRACE_MS / 1000}S`,
+        ASPNETCORE_URLS: `http://127.0.0.1:${ports[i]}`,
+        METRICS_PORT: String(ports[i]),
+      }),
+    );
+    running.push(p);
+    return p;
+  });
+  await Promise.all(
+    processes.map((p, i) =>
+      // Fully started: `dev` says so once its API listens, after its projector and workers.
+      p.waitFor(
+        names[i] === 'all'
+          ? /\(API \+ projector \+ worker\) listening/
+          : /listening|projector started|worker started/,
+      ),
+    ),
+  );
+  return processes;
+}
+
+/** SIGTERM to each; each exits 0 with "stopped", not the forced exit past its grace. */
+async function stopsCleanly(names: string[], processes: Running[]): Promise<void> {
+  for (const p of processes) p.kill('SIGTERM');
+  const exits = await Promise.all(processes.map((p) => p.exited));
+  // The log lines of each process (the dev process also prints its URLs for people).
+  const tail = (p: Running) =>
+    p.output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .slice(-12)
+      .join('\n');
+  expect(
+    exits.map((e, i) => `${names[i]}: ${e.code}`),
+    processes.map((p, i) => `${names[i]}:\n${tail(p)}`).join('\n'),
+  ).to.deep.equal(names.map((n) => `${n}: 0`));
+  processes.forEach((p, i) => {
+    expect(p.output, names[i]).to.match(/"msg":"shutting down"/);
+    expect(p.output, names[i]).to.match(/"msg":"stopped"/);
+    expect(p.output, names[i]).to.not.match(/did not finish in time/);
+  });
+}
 
 /** A tenant with a webhook, a config, and a long canary of it: events the workers act on. */
 async function canaryAndWebhookWork(h: Harness): Promise<void> {
