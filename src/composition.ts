@@ -56,6 +56,7 @@ import { ADMIN_QUEUES_PATH, adminQueues } from './features/operations/queue-dash
 import { Queues, queueCounts } from './core/jobs/queues.js';
 import { CONSOLE_PATH, consoleRouter } from './features/console/console.assets.js';
 import { RateLimits } from './core/http/rate-limits.js';
+import { SharedTail } from './core/projections/shared-tail.js';
 import { PostgresProjectionRunner, whileHoldingLock } from './core/projections/runner.js';
 import { readModelProjection } from './core/projections/read-model.js';
 import { auditLogProjection } from './features/audit/audit.projection.js';
@@ -422,6 +423,8 @@ export function createProjector(
       });
     }
   };
+  // The projections read the log's tail once between them (core/projections/shared-tail.ts).
+  const tail = new SharedTail(s.store);
   const runners = [
     readModelProjection,
     auditLogProjection,
@@ -429,9 +432,14 @@ export function createProjector(
     tenantHistoryProjection,
   ].map(
     (p) =>
-      new PostgresProjectionRunner(s.pool, s.store, p, { ...options, onError, onAlive, onBatch }),
+      new PostgresProjectionRunner(s.pool, tail.view(), p, {
+        ...options,
+        onError,
+        onAlive,
+        onBatch,
+      }),
   );
-  const redisCache = new RedisCacheProjection(redis, s.keys, s.store);
+  const redisCache = new RedisCacheProjection(redis, s.keys, tail.view());
   const controller = new AbortController();
   let running: Promise<unknown> | undefined;
   return {

@@ -1,0 +1,168 @@
+import { expect } from 'chai';
+import { SharedTail } from './shared-tail.js';
+import { InMemoryEventStore } from '../event-store/memory/in-memory-event-store.js';
+import type { EventStore, ReadAllOptions, RecordedEvent } from '../event-store/event-store.js';
+
+const ids = (events: RecordedEvent[]) => events.map((e) => `${e.position}:${e.streamId}`);
+
+async function append(store: EventStore, streamId: string, n = 1) {
+  await store.append([
+    {
+      streamId,
+      expected: 'any',
+      events: Array.from({ length: n }, () => ({
+        id: crypto.randomUUID(),
+        type: 'Happened',
+        data: { streamId },
+        metadata: { timestamp: new Date().toISOString(), schemaVersion: 1 },
+      })),
+    },
+  ]);
+}
+
+/** The store, counting its readAll calls. */
+function counting(store: EventStore) {
+  const counts = { readAll: 0 };
+  return {
+    counts,
+    store: {
+      ...store,
+      append: (r) => store.append(r),
+      readAll: (o: ReadAllOptions) => {
+        counts.readAll++;
+        return store.readAll(o);
+      },
+      headPosition: () => store.headPosition(),
+      wakeMark: () => store.wakeMark(),
+    } as EventStore,
+  };
+}
+
+describe('shared tail of the log', function () {
+  it('answers each runner as the store would, while runners, writers and laggards interleave', async function () {
+    const streams = ['config-a', 'config-b', 'tenant-x', 'deployment-1', 'approval-9'];
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const inner = new InMemoryEventStore();
+    const tail = new SharedTail(inner);
+    const runners = [
+      { prefixes: undefined, limit: 7 },
+      { prefixes: ['config-'], limit: 3 },
+      { prefixes: ['tenant-', 'deployment-'], limit: 50 },
+      { prefixes: ['approval-'], limit: 2 },
+      { prefixes: ['config-b'], limit: 1000 },
+    ].map((r) => ({ ...r, after: 0n, view: tail.view() }));
+    const write = () =>
+      append(inner, streams[Math.floor(random() * streams.length)]!, 1 + Math.floor(random() * 4));
+    for (let round = 0; round < 300; round++) {
+      // Runners follow as catchUp does (head, then the page), with writes landing meanwhile.
+      await Promise.all([
+        ...runners.map(async (r) => {
+          if (random() < 0.3) return;
+          const head = await r.view.headPosition();
+          const options = { after: r.after, limit: r.limit, streamPrefixes: r.prefixes };
+          const got = await r.view.readAll(options);
+          const now = await inner.readAll({ ...options, limit: 1_000_000 });
+          const context = `round ${round}, ${JSON.stringify(r.prefixes)} after ${r.after}`;
+          // What came back is the start of what the store holds for this runner ...
+          expect(ids(got), context).to.deep.equal(ids(now.slice(0, got.length)));
+          // ... and nothing is held back that was there when the runner read the head.
+          if (got.length === 0) {
+            expect(ids(now.filter((e) => e.position <= head)), context).to.deep.equal([]);
+          }
+          if (got.length) r.after = got[got.length - 1]!.position;
+        }),
+        ...Array.from({ length: Math.floor(random() * 3) }, write),
+      ]);
+    }
+    // Every runner reaches the end.
+    for (const r of runners) {
+      for (;;) {
+        const got = await r.view.readAll({
+          after: r.after,
+          limit: r.limit,
+          streamPrefixes: r.prefixes,
+        });
+        if (!got.length) break;
+        r.after = got[got.length - 1]!.position;
+      }
+      const rest = await inner.readAll({ after: r.after, limit: 10, streamPrefixes: r.prefixes });
+      expect(rest).to.deep.equal([]);
+    }
+  });
+
+  it('reads the store once per change for all its runners', async function () {
+    const { store, counts } = counting(new InMemoryEventStore());
+    const tail = new SharedTail(store);
+    const runners = [['config-'], ['tenant-'], [], ['config-', 'tenant-'], ['deployment-']].map(
+      (prefixes) => ({ prefixes, after: 0n, view: tail.view() }),
+    );
+    for (let change = 0; change < 20; change++) {
+      await append(store, change % 2 ? 'config-a' : 'tenant-x');
+      counts.readAll = 0;
+      await Promise.all(
+        runners.map(async (r) => {
+          await r.view.headPosition();
+          const got = await r.view.readAll({
+            after: r.after,
+            limit: 500,
+            streamPrefixes: r.prefixes,
+          });
+          if (got.length) r.after = got[got.length - 1]!.position;
+        }),
+      );
+      // Five runners, one read (each used to read on its own).
+      expect(counts.readAll, `change ${change}`).to.equal(1);
+    }
+  });
+
+  it('never answers "nothing" from a read of the tail that began before the runner read the head', async function () {
+    const inner = new InMemoryEventStore();
+    // Reads see the log as it is when they start and answer only when let go.
+    const gates: (() => void)[] = [];
+    const slow = {
+      ...counting(inner).store,
+      readAll: async (o: ReadAllOptions) => {
+        const seen = await inner.readAll(o);
+        await new Promise<void>((r) => gates.push(r));
+        return seen;
+      },
+    } as EventStore;
+    const tail = new SharedTail(slow);
+    const a = tail.view();
+    const b = tail.view();
+    await a.headPosition();
+    const aRead = a.readAll({ after: 0n, limit: 10, streamPrefixes: ['config-'] });
+    await new Promise((r) => setTimeout(r, 0)); // a's read of the tail has begun: empty log
+    await append(inner, 'tenant-x');
+    const head = await b.headPosition();
+    expect(head).to.equal(1n);
+    const bRead = b.readAll({ after: 0n, limit: 10, streamPrefixes: ['tenant-'] });
+    while (gates.length) {
+      gates.shift()!();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    expect(await aRead).to.deep.equal([]);
+    // b joined a read that saw the log without its event: it must read again, not say "nothing".
+    expect(ids(await bRead)).to.deep.equal(['1:tenant-x']);
+  });
+
+  it('lets a runner outside what it keeps read the store itself', async function () {
+    const { store, counts } = counting(new InMemoryEventStore());
+    await append(store, 'config-a', 30);
+    const tail = new SharedTail(store);
+    expect(await tail.view().readAll({ after: 20n, limit: 100 })).to.have.length(10);
+    counts.readAll = 0;
+    const behind = await tail.view().readAll({ after: 5n, limit: 3 });
+    expect(behind.map((e) => e.position)).to.deep.equal([6n, 7n, 8n]);
+    expect(counts.readAll).to.equal(1);
+  });
+
+  it('hands out frozen events: the projections share them', async function () {
+    const inner = new InMemoryEventStore();
+    await append(inner, 'config-a');
+    const [e] = await new SharedTail(inner).view().readAll({ after: 0n, limit: 10 });
+    expect(Object.isFrozen(e)).to.equal(true);
+    expect(Object.isFrozen(e!.data)).to.equal(true);
+  });
+});
