@@ -12,10 +12,13 @@
  */
 import type { EventStore, ReadAllOptions, RecordedEvent } from '../event-store/event-store.js';
 
-/** Events kept at most; older ones go first. */
-const MAX_KEPT = 10_000;
-/** How many events one read of the tail asks for. */
-const PAGE = 1000;
+/**
+ * Events kept at most; older ones go first. It need only cover how far apart runners that follow
+ * the log are; a few pages, as each runner read before (values may be large).
+ */
+const MAX_KEPT = 2000;
+/** How many events one read of the tail asks for (a runner's batch, by default). */
+const PAGE = 500;
 
 const matches = (e: RecordedEvent, prefixes: readonly string[] | undefined) =>
   !prefixes?.length || prefixes.some((p) => e.streamId.startsWith(p));
