@@ -38,7 +38,11 @@ export class SharedTail {
   private started = 0;
   private reading: TailRead | undefined;
 
-  constructor(private readonly store: EventStore) {}
+  constructor(
+    private readonly store: EventStore,
+    /** Smaller in tests, to exercise the edges. */
+    private readonly limits = { keep: MAX_KEPT, page: PAGE },
+  ) {}
 
   /**
    * The store as one runner sees it: `readAll` served from the shared tail. One view per runner:
@@ -89,7 +93,7 @@ export class SharedTail {
       const found = this.served(after, limit, streamPrefixes);
       if (found.length > 0) return found;
       // A short page read after `since` reached the end of the log: nothing more for this caller.
-      if (last && last.index > since && last.found < PAGE) return [];
+      if (last && last.index > since && last.found < this.limits.page) return [];
       const read = this.reading ?? this.readTail();
       last = { index: read.index, found: await read.done };
     }
@@ -123,7 +127,7 @@ export class SharedTail {
   }
 
   private async readPage(): Promise<number> {
-    const events = await this.store.readAll({ after: this.to, limit: PAGE });
+    const events = await this.store.readAll({ after: this.to, limit: this.limits.page });
     for (const e of events) {
       Object.freeze(e.data);
       Object.freeze(e.metadata);
@@ -132,8 +136,8 @@ export class SharedTail {
     if (events.length === 0) return 0;
     this.kept.push(...events);
     this.to = events[events.length - 1]!.position;
-    if (this.kept.length > MAX_KEPT) {
-      const dropped = this.kept.splice(0, this.kept.length - MAX_KEPT);
+    if (this.kept.length > this.limits.keep) {
+      const dropped = this.kept.splice(0, this.kept.length - this.limits.keep);
       this.from = dropped[dropped.length - 1]!.position;
     }
     return events.length;

@@ -39,57 +39,63 @@ function counting(store: EventStore) {
 }
 
 describe('shared tail of the log', function () {
-  it('answers each runner as the store would, while runners, writers and laggards interleave', async function () {
-    const streams = ['config-a', 'config-b', 'tenant-x', 'deployment-1', 'approval-9'];
-    let seed = 7;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    const inner = new InMemoryEventStore();
-    const tail = new SharedTail(inner);
-    const runners = [
-      { prefixes: undefined, limit: 7 },
-      { prefixes: ['config-'], limit: 3 },
-      { prefixes: ['tenant-', 'deployment-'], limit: 50 },
-      { prefixes: ['approval-'], limit: 2 },
-      { prefixes: ['config-b'], limit: 1000 },
-    ].map((r) => ({ ...r, after: 0n, view: tail.view() }));
-    const write = () =>
-      append(inner, streams[Math.floor(random() * streams.length)]!, 1 + Math.floor(random() * 4));
-    for (let round = 0; round < 300; round++) {
-      // Runners follow as catchUp does (head, then the page), with writes landing meanwhile.
-      await Promise.all([
-        ...runners.map(async (r) => {
-          if (random() < 0.3) return;
-          const head = await r.view.headPosition();
-          const options = { after: r.after, limit: r.limit, streamPrefixes: r.prefixes };
-          const got = await r.view.readAll(options);
-          const now = await inner.readAll({ ...options, limit: 1_000_000 });
-          const context = `round ${round}, ${JSON.stringify(r.prefixes)} after ${r.after}`;
-          // What came back is the start of what the store holds for this runner ...
-          expect(ids(got), context).to.deep.equal(ids(now.slice(0, got.length)));
-          // ... and nothing is held back that was there when the runner read the head.
-          if (got.length === 0) {
-            expect(ids(now.filter((e) => e.position <= head)), context).to.deep.equal([]);
-          }
-          if (got.length) r.after = got[got.length - 1]!.position;
-        }),
-        ...Array.from({ length: Math.floor(random() * 3) }, write),
-      ]);
-    }
-    // Every runner reaches the end.
-    for (const r of runners) {
-      for (;;) {
-        const got = await r.view.readAll({
-          after: r.after,
-          limit: r.limit,
-          streamPrefixes: r.prefixes,
-        });
-        if (!got.length) break;
-        r.after = got[got.length - 1]!.position;
+  for (const limits of [undefined, { keep: 12, page: 4 }]) {
+    it(`answers each runner as the store would, while runners, writers and laggards interleave (${limits ? 'small pages, few kept' : 'defaults'})`, async function () {
+      const streams = ['config-a', 'config-b', 'tenant-x', 'deployment-1', 'approval-9'];
+      let seed = 7;
+      const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      const inner = new InMemoryEventStore();
+      const tail = new SharedTail(inner, limits);
+      const runners = [
+        { prefixes: undefined, limit: 7 },
+        { prefixes: ['config-'], limit: 3 },
+        { prefixes: ['tenant-', 'deployment-'], limit: 50 },
+        { prefixes: ['approval-'], limit: 2 },
+        { prefixes: ['config-b'], limit: 1000 },
+      ].map((r) => ({ ...r, after: 0n, view: tail.view() }));
+      const write = () =>
+        append(
+          inner,
+          streams[Math.floor(random() * streams.length)]!,
+          1 + Math.floor(random() * 4),
+        );
+      for (let round = 0; round < 300; round++) {
+        // Runners follow as catchUp does (head, then the page), with writes landing meanwhile.
+        await Promise.all([
+          ...runners.map(async (r) => {
+            if (random() < 0.3) return;
+            const head = await r.view.headPosition();
+            const options = { after: r.after, limit: r.limit, streamPrefixes: r.prefixes };
+            const got = await r.view.readAll(options);
+            const now = await inner.readAll({ ...options, limit: 1_000_000 });
+            const context = `round ${round}, ${JSON.stringify(r.prefixes)} after ${r.after}`;
+            // What came back is the start of what the store holds for this runner ...
+            expect(ids(got), context).to.deep.equal(ids(now.slice(0, got.length)));
+            // ... and nothing is held back that was there when the runner read the head.
+            if (got.length === 0) {
+              expect(ids(now.filter((e) => e.position <= head)), context).to.deep.equal([]);
+            }
+            if (got.length) r.after = got[got.length - 1]!.position;
+          }),
+          ...Array.from({ length: Math.floor(random() * 3) }, write),
+        ]);
       }
-      const rest = await inner.readAll({ after: r.after, limit: 10, streamPrefixes: r.prefixes });
-      expect(rest).to.deep.equal([]);
-    }
-  });
+      // Every runner reaches the end.
+      for (const r of runners) {
+        for (;;) {
+          const got = await r.view.readAll({
+            after: r.after,
+            limit: r.limit,
+            streamPrefixes: r.prefixes,
+          });
+          if (!got.length) break;
+          r.after = got[got.length - 1]!.position;
+        }
+        const rest = await inner.readAll({ after: r.after, limit: 10, streamPrefixes: r.prefixes });
+        expect(rest).to.deep.equal([]);
+      }
+    });
+  }
 
   it('reads the store once per change for all its runners', async function () {
     const { store, counts } = counting(new InMemoryEventStore());
