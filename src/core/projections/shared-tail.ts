@@ -23,6 +23,13 @@ const PAGE = 500;
 const matches = (e: RecordedEvent, prefixes: readonly string[] | undefined) =>
   !prefixes?.length || prefixes.some((p) => e.streamId.startsWith(p));
 
+/** The projections share the events: nothing in them may change, nested values included. */
+const deepFreeze = (value: unknown): void => {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+};
+
 /** A read of the tail: the how-manieth it was, and how many events it found. */
 interface TailRead {
   index: number;
@@ -60,9 +67,12 @@ export class SharedTail {
         headAsked = undefined;
         return this.readAll(o, since);
       },
-      headPosition: () => {
+      headPosition: async () => {
+        // Counted once the head is known: a read of the tail begun while the head query waited
+        // (e.g. for a pool connection) may have run before it, and missed what the head includes.
+        const head = await store.headPosition();
         headAsked = this.started;
-        return store.headPosition();
+        return head;
       },
       waitForEvents: (ms, signal, mark) => store.waitForEvents(ms, signal, mark),
       wakeMark: () => store.wakeMark(),
@@ -87,6 +97,13 @@ export class SharedTail {
     }
     let last: { index: number; found: number } | undefined;
     for (;;) {
+      // A runner past what is kept (the first caller was behind, or stopped): the tail is where
+      // runners converge, so keep from there on (none in flight: it would append past `to`).
+      if (after > this.to && !this.reading) {
+        this.kept = [];
+        this.from = after;
+        this.to = after;
+      }
       if (after < this.from || after > this.to) {
         return this.store.readAll({ after, limit, streamPrefixes });
       }
@@ -128,11 +145,7 @@ export class SharedTail {
 
   private async readPage(): Promise<number> {
     const events = await this.store.readAll({ after: this.to, limit: this.limits.page });
-    for (const e of events) {
-      Object.freeze(e.data);
-      Object.freeze(e.metadata);
-      Object.freeze(e);
-    }
+    for (const e of events) deepFreeze(e);
     if (events.length === 0) return 0;
     this.kept.push(...events);
     this.to = events[events.length - 1]!.position;

@@ -5,7 +5,7 @@ import type { EventStore, ReadAllOptions, RecordedEvent } from '../event-store/e
 
 const ids = (events: RecordedEvent[]) => events.map((e) => `${e.position}:${e.streamId}`);
 
-async function append(store: EventStore, streamId: string, n = 1) {
+async function append(store: EventStore, streamId: string, n = 1, data: unknown = { streamId }) {
   await store.append([
     {
       streamId,
@@ -13,7 +13,7 @@ async function append(store: EventStore, streamId: string, n = 1) {
       events: Array.from({ length: n }, () => ({
         id: crypto.randomUUID(),
         type: 'Happened',
-        data: { streamId },
+        data,
         metadata: { timestamp: new Date().toISOString(), schemaVersion: 1 },
       })),
     },
@@ -35,6 +35,23 @@ function counting(store: EventStore) {
       headPosition: () => store.headPosition(),
       wakeMark: () => store.wakeMark(),
     } as EventStore,
+  };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+/** The store's methods, explicitly (a class instance's methods do not spread). */
+function wrap(inner: InMemoryEventStore, over: Partial<EventStore> = {}): EventStore {
+  return {
+    append: (r) => inner.append(r),
+    readStream: (id, o) => inner.readStream(id, o),
+    readAll: (o) => inner.readAll(o),
+    headPosition: () => inner.headPosition(),
+    waitForEvents: (ms, s, m) => inner.waitForEvents(ms, s, m),
+    wakeMark: () => inner.wakeMark(),
+    ping: () => inner.ping(),
+    close: () => inner.close(),
+    ...over,
   };
 }
 
@@ -170,5 +187,93 @@ describe('shared tail of the log', function () {
     const [e] = await new SharedTail(inner).view().readAll({ after: 0n, limit: 10 });
     expect(Object.isFrozen(e)).to.equal(true);
     expect(Object.isFrozen(e!.data)).to.equal(true);
+  });
+  it('never answers "nothing" from a read of the tail begun before the head query ran (head delayed, e.g. waiting for a pool connection)', async function () {
+    const inner = new InMemoryEventStore();
+    const readGates: (() => void)[] = [];
+    let releaseHead!: () => void;
+    const store = wrap(inner, {
+      // A tail read sees the log as it is when it starts; answers when let go.
+      readAll: async (o: ReadAllOptions) => {
+        const seen = await inner.readAll(o);
+        await new Promise<void>((r) => readGates.push(r));
+        return seen;
+      },
+      // The head query runs only when let go (queued behind other queries).
+      headPosition: async () => {
+        await new Promise<void>((r) => (releaseHead = r));
+        return inner.headPosition();
+      },
+    });
+    const tail = new SharedTail(store);
+    const a = tail.view();
+    const b = tail.view();
+    const bHead = b.headPosition(); // asked, not yet run
+    await tick();
+    const aRead = a.readAll({ after: 0n, limit: 10, streamPrefixes: ['config-'] });
+    await tick(); // a's tail read has begun: empty log
+    await append(inner, 'tenant-x');
+    releaseHead();
+    expect(await bHead).to.equal(1n); // b's head includes the event
+    const bRead = b.readAll({ after: 0n, limit: 10, streamPrefixes: ['tenant-'] });
+    while (readGates.length) {
+      readGates.shift()!();
+      await tick();
+    }
+    expect(await aRead).to.deep.equal([]);
+    expect(ids(await bRead)).to.deep.equal(['1:tenant-x']);
+  });
+
+  it('shares the tail among runners at the head even when the first caller was far behind and stopped', async function () {
+    const inner = new InMemoryEventStore();
+    let reads = 0;
+    const store = wrap(inner, {
+      readAll: (o) => {
+        reads++;
+        return inner.readAll(o);
+      },
+    });
+    await append(inner, 'config-a', 3000);
+    const tail = new SharedTail(store);
+    // A rebuild (or a runner that then loses its lock) reads first, from 0, and stops.
+    await tail.view().readAll({ after: 0n, limit: 10 });
+    const runners = [['config-'], ['tenant-'], []].map((prefixes) => ({
+      prefixes,
+      after: 3000n,
+      view: tail.view(),
+    }));
+    const perChange: number[] = [];
+    for (let change = 0; change < 5; change++) {
+      await append(inner, 'tenant-x');
+      reads = 0;
+      await Promise.all(
+        runners.map(async (r) => {
+          await r.view.headPosition();
+          const got = await r.view.readAll({
+            after: r.after,
+            limit: 500,
+            streamPrefixes: r.prefixes,
+          });
+          if (got.length) r.after = got[got.length - 1]!.position;
+        }),
+      );
+      perChange.push(reads);
+    }
+    // The first change may still read apart; from then on, one read for all.
+    expect(perChange.slice(1)).to.deep.equal([1, 1, 1, 1]);
+  });
+
+  it('hands out events no runner can change for another (nested values too)', async function () {
+    const inner = new InMemoryEventStore();
+    await append(inner, 'config-a', 1, { entries: { k: 'v' } });
+    const tail = new SharedTail(inner);
+    const [e] = await tail.view().readAll({ after: 0n, limit: 10 });
+    try {
+      (e!.data as { entries: { k: string } }).entries.k = 'changed';
+    } catch {
+      // frozen: refused
+    }
+    const [again] = await tail.view().readAll({ after: 0n, limit: 10 });
+    expect((again!.data as { entries: { k: string } }).entries.k).to.equal('v');
   });
 });
