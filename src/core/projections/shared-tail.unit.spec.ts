@@ -20,24 +20,6 @@ async function append(store: EventStore, streamId: string, n = 1, data: unknown 
   ]);
 }
 
-/** The store, counting its readAll calls. */
-function counting(store: EventStore) {
-  const counts = { readAll: 0 };
-  return {
-    counts,
-    store: {
-      ...store,
-      append: (r) => store.append(r),
-      readAll: (o: ReadAllOptions) => {
-        counts.readAll++;
-        return store.readAll(o);
-      },
-      headPosition: () => store.headPosition(),
-      wakeMark: () => store.wakeMark(),
-    } as EventStore,
-  };
-}
-
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 /** The store's methods, explicitly (a class instance's methods do not spread). */
@@ -53,6 +35,29 @@ function wrap(inner: InMemoryEventStore, over: Partial<EventStore> = {}): EventS
     close: () => inner.close(),
     ...over,
   };
+}
+
+/** The store, counting its readAll calls. */
+function counting(inner: InMemoryEventStore) {
+  const counts = { readAll: 0 };
+  const store = wrap(inner, {
+    readAll: (o) => {
+      counts.readAll++;
+      return inner.readAll(o);
+    },
+  });
+  return { counts, store };
+}
+
+/** Every runner once, together, as catchUp does: the head, then a page. */
+async function followOnce(runners: { prefixes: string[]; after: bigint; view: EventStore }[]) {
+  await Promise.all(
+    runners.map(async (r) => {
+      await r.view.headPosition();
+      const got = await r.view.readAll({ after: r.after, limit: 500, streamPrefixes: r.prefixes });
+      if (got.length) r.after = got[got.length - 1]!.position;
+    }),
+  );
 }
 
 describe('shared tail of the log', function () {
@@ -123,17 +128,7 @@ describe('shared tail of the log', function () {
     for (let change = 0; change < 20; change++) {
       await append(store, change % 2 ? 'config-a' : 'tenant-x');
       counts.readAll = 0;
-      await Promise.all(
-        runners.map(async (r) => {
-          await r.view.headPosition();
-          const got = await r.view.readAll({
-            after: r.after,
-            limit: 500,
-            streamPrefixes: r.prefixes,
-          });
-          if (got.length) r.after = got[got.length - 1]!.position;
-        }),
-      );
+      await followOnce(runners);
       // Five runners, one read (each used to read on its own).
       expect(counts.readAll, `change ${change}`).to.equal(1);
     }
@@ -246,17 +241,7 @@ describe('shared tail of the log', function () {
     for (let change = 0; change < 5; change++) {
       await append(inner, 'tenant-x');
       reads = 0;
-      await Promise.all(
-        runners.map(async (r) => {
-          await r.view.headPosition();
-          const got = await r.view.readAll({
-            after: r.after,
-            limit: 500,
-            streamPrefixes: r.prefixes,
-          });
-          if (got.length) r.after = got[got.length - 1]!.position;
-        }),
-      );
+      await followOnce(runners);
       perChange.push(reads);
     }
     // The first change may still read apart; from then on, one read for all.
