@@ -79,6 +79,9 @@ import { Encryption } from './core/crypto/encryption.js';
 import { encryptingEventStore } from './core/crypto/encrypting-event-store.js';
 import { isCiphertext } from './core/crypto/envelope.js';
 
+/** Names a part of a shutdown, so that one past the grace says which parts it still waits for. */
+export type ShutdownStep = <T>(name: string, work: Promise<T>) => Promise<T>;
+
 export interface Services {
   settings: Settings;
   logger: Logger;
@@ -137,7 +140,7 @@ export interface Services {
   /** This process's heartbeats (worker, projections) for readiness and metrics. */
   heartbeats: Heartbeats;
   /** `step` names each part, so a shutdown past its grace says which one it waits for. */
-  close(step?: <T>(name: string, work: Promise<T>) => Promise<T>): Promise<void>;
+  close(step?: ShutdownStep): Promise<void>;
 }
 
 export async function createEventStore(settings: Settings, pool: pg.Pool): Promise<EventStore> {
@@ -290,7 +293,7 @@ export async function buildServices(
     metrics,
     rateLimits: new RateLimits(redis, settings.redisKeyPrefix, settings.rateLimits),
     heartbeats,
-    async close(step: <T>(name: string, work: Promise<T>) => Promise<T> = (_name, work) => work) {
+    async close(step: ShutdownStep = (_name, work) => work) {
       await step('heartbeats', heartbeats.stop());
       await step(
         'event store',

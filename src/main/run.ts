@@ -13,7 +13,7 @@ import { loadSettings, SettingsError, type Settings } from '../core/settings/set
 import { schemaStatus } from '../core/postgres/migrate.js';
 import { describeFailure } from '../core/failures.js';
 import type { Logger } from '../core/observability/logger.js';
-import type { Services } from '../composition.js';
+import type { Services, ShutdownStep } from '../composition.js';
 import { DEFAULT_METRICS_PORTS, startMetricsServer } from '../core/observability/metrics-server.js';
 
 const say = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -101,8 +101,6 @@ export async function requireSchema(pool: pg.Pool, logger: Logger): Promise<void
  * past `timeoutMs` the process exits 1 whatever is still waiting (an unreachable Redis, a job
  * that does not finish), and a second signal exits at once.
  */
-/** Names a part of a shutdown, so that one past the grace says which parts it still waits for. */
-export type ShutdownStep = <T>(name: string, work: Promise<T>) => Promise<T>;
 
 export function onShutdown(
   logger: Logger,

@@ -129,19 +129,15 @@ export function scheduledChangeJobFor(
   };
 }
 
-/** `signal`: aborts the adds in flight (a shutdown; see unlessAborted). */
-export function jobScheduler(
-  queues: Queues,
-  now: () => number = Date.now,
-  signal?: AbortSignal,
-): PostgresProjection {
-  const add = <T>(queue: Queue<T>, job: PlannedJob<T>) =>
-    unlessAborted(queue.add(job.name as never, job.data as never, job.opts), signal);
+export function jobScheduler(queues: Queues, now: () => number = Date.now): PostgresProjection {
   return {
     name: SCHEDULER_NAME,
     streamPrefixes: [APPROVAL_PREFIX, CHANGE_SET_PREFIX, DEPLOYMENT_PREFIX, SCHEDULE_PREFIX],
     tables: [],
-    async apply(_client, events) {
+    async apply(_client, events, signal) {
+      // The runner's signal: a shutdown gives up an add waiting for Redis (see unlessAborted).
+      const add = <T>(queue: Queue<T>, job: PlannedJob<T>) =>
+        unlessAborted(queue.add(job.name as never, job.data as never, job.opts), signal);
       for (const e of events) {
         if (e.streamId.startsWith(DEPLOYMENT_PREFIX)) {
           const job = stepJobFor(e, now);

@@ -192,19 +192,14 @@ export function startWorkers(s: Services, options: { idleWaitMs?: number } = {})
   const workerError = throttledErrorLog((f, m) => s.logger.error(f, m), 'worker error');
   for (const w of workers) w.on('error', workerError);
 
-  const controller = new AbortController();
-  const scheduler = new PostgresProjectionRunner(
-    s.pool,
-    s.store,
-    jobScheduler(queues, Date.now, controller.signal),
-    {
-      idleWaitMs: options.idleWaitMs ?? 1000,
-      onError: (err) => s.logger.error({ err }, 'job scheduler failed; retrying from checkpoint'),
-      onAlive: (name) => s.heartbeats.alive(projectionComponent(name)),
-    },
-  );
+  const scheduler = new PostgresProjectionRunner(s.pool, s.store, jobScheduler(queues), {
+    idleWaitMs: options.idleWaitMs ?? 1000,
+    onError: (err) => s.logger.error({ err }, 'job scheduler failed; retrying from checkpoint'),
+    onAlive: (name) => s.heartbeats.alive(projectionComponent(name)),
+  });
   // Alive while its workers run: a worker that died (or never started) shows in readiness.
   s.heartbeats.keepAlive(WORKER_COMPONENT, () => workers.every((w) => w.isRunning()));
+  const controller = new AbortController();
   const schedulerRun = scheduler.run(controller.signal);
   const webhooks = startWebhookDelivery(s, queues.webhookDeliveries, options);
   const checkpoints = startCheckpointSigning(s);

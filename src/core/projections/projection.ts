@@ -8,7 +8,12 @@ export interface PostgresProjection {
   streamPrefixes: readonly string[];
   /** Tables it owns, emptied (in this order) when it is rebuilt from position zero. */
   tables: readonly string[];
-  apply(client: pg.PoolClient, events: RecordedEvent[]): Promise<void>;
+  /**
+   * `signal` (while following the log) aborts when the runner stops or loses its lock: work
+   * outside the transaction that may wait for long (a job add to a Redis never reached) gives up
+   * on it, and the batch rolls back.
+   */
+  apply(client: pg.PoolClient, events: RecordedEvent[], signal?: AbortSignal): Promise<void>;
 }
 
 /**

@@ -51,13 +51,18 @@ export class PostgresProjectionRunner {
    * Applies one batch if the checkpoint is still at `from`; returns where the checkpoint is now.
    * An empty batch with `to` records that nothing up to `to` was for this projection.
    */
-  async applyBatch(from: bigint, events: RecordedEvent[], to?: bigint): Promise<bigint> {
+  async applyBatch(
+    from: bigint,
+    events: RecordedEvent[],
+    to?: bigint,
+    signal?: AbortSignal,
+  ): Promise<bigint> {
     if (events.length === 0) return this.applyInTransaction(from, events, to);
     // One span per batch, linked to the requests whose events it projects.
     return inSpan(
       `projection ${this.projection.name}`,
       { links: linksTo(events.map((e) => e.metadata)), attributes: { events: events.length } },
-      () => this.applyInTransaction(from, events, to),
+      () => this.applyInTransaction(from, events, to, signal),
     );
   }
 
@@ -65,6 +70,7 @@ export class PostgresProjectionRunner {
     from: bigint,
     events: RecordedEvent[],
     to?: bigint,
+    signal?: AbortSignal,
   ): Promise<bigint> {
     const { name } = this.projection;
     const client = await this.pool.connect();
@@ -89,7 +95,7 @@ export class PostgresProjectionRunner {
         await client.query('ROLLBACK');
         return stored;
       }
-      if (events.length > 0) await this.projection.apply(client, events);
+      if (events.length > 0) await this.projection.apply(client, events, signal);
       const reached = events.length > 0 ? events[events.length - 1]!.position : to!;
       // Checkpoint and commit in one round trip (a simple query cannot take parameters).
       await client.query(
@@ -142,7 +148,7 @@ export class PostgresProjectionRunner {
             onAlive: () => this.options.onAlive?.(this.projection.name),
           },
           // `after` is where this runner believes the checkpoint is; applyBatch checks it.
-          (events, after) => this.applyBatch(after, events),
+          (events, after) => this.applyBatch(after, events, undefined, held),
         ),
       (error) => this.options.onError?.(error, this.projection.name),
     );

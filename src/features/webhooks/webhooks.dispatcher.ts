@@ -53,11 +53,7 @@ async function applySubscription(client: pg.PoolClient, event: WebhookEvent) {
   }
 }
 
-/** `signal`: aborts the add in flight (a shutdown; see unlessAborted). */
-export function webhookDispatcher(
-  queue: Queue<DeliveryJob>,
-  signal?: AbortSignal,
-): PostgresProjection {
+export function webhookDispatcher(queue: Queue<DeliveryJob>): PostgresProjection {
   return {
     name: DISPATCHER_NAME,
     streamPrefixes: [
@@ -68,7 +64,7 @@ export function webhookDispatcher(
       DEPLOYMENT_PREFIX,
     ],
     tables: [],
-    async apply(client, events) {
+    async apply(client, events, signal) {
       const jobs: string[] = [];
       for (const e of events) {
         if (e.streamId.startsWith(WEBHOOK_PREFIX)) {
@@ -78,7 +74,8 @@ export function webhookDispatcher(
         jobs.push(...(await recordDeliveries(client, e)));
       }
       // Added while the batch's transaction is open: if it rolls back, the batch runs again
-      // and produces the same ids (a job that finds no row yet retries).
+      // and produces the same ids (a job that finds no row yet retries). A shutdown gives up an
+      // add waiting for Redis (the runner's signal; see unlessAborted).
       if (jobs.length) {
         await unlessAborted(
           queue.addBulk(

@@ -103,18 +103,13 @@ export function startWebhookDelivery(
     ),
   );
 
+  const dispatcher = new PostgresProjectionRunner(s.pool, s.store, webhookDispatcher(queue), {
+    idleWaitMs: options.idleWaitMs ?? 1000,
+    onError: (err) =>
+      s.logger.error({ err }, 'webhook dispatcher failed; retrying from checkpoint'),
+    onAlive: (name) => s.heartbeats.alive(projectionComponent(name)),
+  });
   const controller = new AbortController();
-  const dispatcher = new PostgresProjectionRunner(
-    s.pool,
-    s.store,
-    webhookDispatcher(queue, controller.signal),
-    {
-      idleWaitMs: options.idleWaitMs ?? 1000,
-      onError: (err) =>
-        s.logger.error({ err }, 'webhook dispatcher failed; retrying from checkpoint'),
-      onAlive: (name) => s.heartbeats.alive(projectionComponent(name)),
-    },
-  );
   const running = dispatcher.run(controller.signal);
 
   return {
