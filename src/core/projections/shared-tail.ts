@@ -39,7 +39,7 @@ interface TailRead {
 export class SharedTail {
   /** Every event with a position in (from, to], in order. */
   private kept: RecordedEvent[] = [];
-  private from: bigint | undefined;
+  private from = 0n;
   private to = 0n;
   /** Reads of the tail started so far, and the one in flight. */
   private started = 0;
@@ -91,14 +91,11 @@ export class SharedTail {
     { after, limit, streamPrefixes }: ReadAllOptions,
     since: number,
   ): Promise<RecordedEvent[]> {
-    if (this.from === undefined) {
-      this.from = after;
-      this.to = after;
-    }
     let last: { index: number; found: number } | undefined;
     for (;;) {
-      // A runner past what is kept (the first caller was behind, or stopped): the tail is where
-      // runners converge, so keep from there on (none in flight: it would append past `to`).
+      // A runner past what is kept (the first caller, or the caller was behind and stopped): the
+      // tail is where runners converge, so keep from there on (none in flight: it would append
+      // past `to`).
       if (after > this.to && !this.reading) {
         this.kept = [];
         this.from = after;
@@ -115,6 +112,7 @@ export class SharedTail {
       last = { index: read.index, found: await read.done };
     }
   }
+
   private served(after: bigint, limit: number, prefixes: readonly string[] | undefined) {
     const out: RecordedEvent[] = [];
     // Binary search for the first kept event past `after`.
