@@ -1,5 +1,6 @@
-// Mocha root hooks: one database and Redis key prefix per run, removed at the end (see support/test-env.ts); every
-// answer a test server sent is checked against its route's declaration (support/response-check.ts).
+// Mocha root hooks: one database and Redis key prefix per run, removed at the end (see
+// support/test-env.ts); every answer a test server sent is checked against its route's
+// declaration (support/response-check.ts).
 import {
   createTestDatabase,
   deleteKeys,

@@ -111,8 +111,6 @@ export async function startHarness(
   };
 }
 
-export { deleteKeys } from './test-env.js';
-
 /** The Authorization header for a bearer token, for supertest's `.set()`. */
 export const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 

@@ -4,8 +4,8 @@ import { snapshotReadTables } from '../../../test/support/snapshot.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import pg from 'pg';
+import { deleteKeys } from '../../../test/support/test-env.js';
 import {
-  deleteKeys,
   eventCount,
   startHarness,
   testSettings,
