@@ -370,10 +370,15 @@ export function createApi(s: Services): ApiServer {
       ],
     ],
   });
-  const http = createHttpServer(app, hotRead, {
-    rate: s.settings.hotReadLogSampleRate,
-    log: hotReadLog(s.logger, s.settings.hotReadLogSampleRate),
-  });
+  const http = createHttpServer(
+    app,
+    hotRead,
+    {
+      rate: s.settings.hotReadLogSampleRate,
+      log: hotReadLog(s.logger, s.settings.hotReadLogSampleRate),
+    },
+    s.settings.hotReadFastLane ? hotRead.lane : undefined,
+  );
   return {
     app,
     server: http.server,

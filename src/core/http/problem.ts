@@ -271,14 +271,21 @@ export function problemBody(problem: HttpProblem, instance?: string): Record<str
   };
 }
 
+/** A problem's response headers (besides what the caller set before), for a body of `body`. */
+export function problemHeaders(problem: HttpProblem, body: string): [string, string][] {
+  const headers: [string, string][] = [
+    ['Content-Type', 'application/problem+json; charset=utf-8'],
+    ['Content-Length', String(Buffer.byteLength(body))],
+  ];
+  const retryAfter = problem.extra.retryAfter;
+  if (retryAfter !== undefined) headers.push(['Retry-After', String(retryAfter)]);
+  return headers;
+}
+
 export function writeProblem(res: ServerResponse, problem: HttpProblem, instance?: string): void {
   const body = JSON.stringify(problemBody(problem, instance));
   res.statusCode = problem.status;
-  res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  for (const [k, v] of Object.entries(problem.extra)) {
-    if (k === 'retryAfter') res.setHeader('Retry-After', String(v));
-  }
+  for (const [name, value] of problemHeaders(problem, body)) res.setHeader(name, value);
   res.end(body);
 }
 

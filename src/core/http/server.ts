@@ -1,10 +1,13 @@
 /**
  * The HTTP server: the hot read path first (it answers its routes before Express sees them),
- * Express for the rest, and a shutdown that lets answers in flight finish.
+ * Express for the rest, and a shutdown that lets answers in flight finish. With a fast lane
+ * (fast-lane.ts), connections start there and are handed to Node's HTTP server at their first
+ * request that is not a plain hot read.
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Express } from 'express';
+import { laneBusy, serveLane, type LaneHandler, type LaneRequest } from './fast-lane.js';
 
 export interface HttpServer {
   server: http.Server;
@@ -22,8 +25,12 @@ export function createHttpServer(
   /** Access-logs this share of hot reads (ConfigService__HotReadLogSampleRate). */
   hotReadLog?: {
     rate: number;
-    log: (req: http.IncomingMessage, res: http.ServerResponse, started: number) => void;
+    log: ((req: http.IncomingMessage, res: http.ServerResponse, started: number) => void) & {
+      lane: (req: LaneRequest, status: number, started: number) => void;
+    };
   },
+  /** The hot read path's fast lane (ConfigService__HotReadFastLane); none: Node's HTTP only. */
+  lane?: LaneHandler,
 ): HttpServer {
   const rate = hotReadLog?.rate ?? 0;
   function answerHot(req: http.IncomingMessage, res: http.ServerResponse): boolean {
@@ -44,11 +51,14 @@ export function createHttpServer(
   const sockets = new Set<Socket>();
   const answering = new Set<http.ServerResponse>();
   let closing = false;
-  const busy = (socket: Socket) => [...answering].some((r) => r.socket === socket);
-  server.on('connection', (socket: Socket) => {
+  const busy = (socket: Socket) =>
+    laneBusy(socket) || [...answering].some((r) => r.socket === socket);
+  const remember = (socket: Socket) => {
+    if (sockets.has(socket)) return; // a connection the lane handed over
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-  });
+  };
+  server.on('connection', remember);
   // One function for every answer, no closure per request. 'close' comes after 'finish' (on the
   // next tick) and when the connection goes first, so it alone says the answer is no longer out.
   function track(res: http.ServerResponse) {
@@ -65,7 +75,30 @@ export function createHttpServer(
   // open a span per request, which would cost the hot path more than the read itself. A caller
   // that sends a `traceparent` is part of a trace: its read goes the ordinary way, traced.
   const inherited = server.emit;
+  // A traced caller's reads go Node's way, like any request with a `traceparent` (see below).
+  const laneHandler: LaneHandler | undefined =
+    lane && ((req) => (req.headers.traceparent === undefined ? lane(req) : undefined));
+  const handOff = (socket: Socket) => Reflect.apply(inherited, server, ['connection', socket]);
+  const answered =
+    rate > 0
+      ? (req: LaneRequest, answer: { status: number }, started: number) => {
+          if (Math.random() < rate) hotReadLog!.log.lane(req, answer.status, started);
+        }
+      : undefined;
   server.emit = function emit(this: http.Server, event: string | symbol): boolean {
+    if (event === 'connection' && laneHandler) {
+      // eslint-disable-next-line prefer-rest-params
+      const socket = arguments[1] as Socket;
+      remember(socket);
+      serveLane(socket, {
+        handler: laneHandler,
+        handOff,
+        closing: () => closing,
+        keepAliveTimeout: server.keepAliveTimeout,
+        ...(answered ? { answered } : {}),
+      });
+      return true;
+    }
     if (event === 'request') {
       // eslint-disable-next-line prefer-rest-params
       const req = arguments[1] as http.IncomingMessage;
@@ -94,7 +127,10 @@ export function createHttpServer(
       beforeWait();
       // Idle keep-alive connections go now, busy ones as soon as their answer is out.
       for (const socket of sockets) if (!busy(socket)) socket.destroy();
-      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      const force = setTimeout(() => {
+        server.closeAllConnections();
+        for (const socket of sockets) socket.destroy(); // the lane's are not Node's to close
+      }, graceMs);
       await closed;
       clearTimeout(force);
     },

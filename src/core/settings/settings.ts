@@ -142,6 +142,7 @@ const schema = z.object({
   ConfigService__ApiWorkers: int(1).default(1),
   ConfigService__AccessLogSampleRate: share.default(1),
   ConfigService__HotReadLogSampleRate: share.default(0),
+  ConfigService__HotReadFastLane: bool.default(true),
   OpenTelemetry__JaegerEndpoint: z.string().url().optional(),
   OpenTelemetry__SamplingRate: z.coerce.number().min(0).max(1).default(1),
   JWT__Secret: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -232,6 +233,8 @@ export interface Settings {
   accessLogSampleRate: number;
   /** Share of hot-path reads access-logged (0: none; the hot path stays free of logging). */
   hotReadLogSampleRate: number;
+  /** Serve plain hot reads without Node's HTTP parser (src/core/http/fast-lane.ts). */
+  hotReadFastLane: boolean;
   /** Settings given but not known (misspelt?): logged at start-up. */
   warnings: string[];
   approvalExpiry: { defaultMs: number; minMs: number; maxMs: number };
@@ -379,6 +382,7 @@ export function loadSettings(
     apiWorkers: s.ConfigService__ApiWorkers,
     accessLogSampleRate: s.ConfigService__AccessLogSampleRate,
     hotReadLogSampleRate: s.ConfigService__HotReadLogSampleRate,
+    hotReadFastLane: s.ConfigService__HotReadFastLane,
     warnings,
     approvalExpiry: {
       defaultMs: s.ConfigService__ApprovalExpiry,

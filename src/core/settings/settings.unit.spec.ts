@@ -65,6 +65,7 @@ describe('settings', function () {
         apiWorkers: 1,
         accessLogSampleRate: 1,
         hotReadLogSampleRate: 0,
+        hotReadFastLane: true,
         warnings: [],
         approvalExpiry: { defaultMs: 3 * 86_400_000, minMs: 300_000, maxMs: 30 * 86_400_000 },
         telemetry: { jaegerEndpoint: undefined, samplingRate: 1 },
@@ -503,6 +504,7 @@ describe('settings', function () {
           ConfigService__ShutdownTimeout: 'PT5S',
           ConfigService__AccessLogSampleRate: '0.25',
           ConfigService__HotReadLogSampleRate: '0.001',
+          ConfigService__HotReadFastLane: 'False',
           ConfigService__Acknowledgements__InstanceTtl: 'PT90S',
           ConfigService__Acknowledgements__Retention: 'P7D',
           METRICS_PORT: '9600',
@@ -517,6 +519,7 @@ describe('settings', function () {
         shutdownTimeoutMs: 5000,
         accessLogSampleRate: 0.25,
         hotReadLogSampleRate: 0.001,
+        hotReadFastLane: false,
         metricsPort: 9600,
       });
     });
@@ -525,6 +528,7 @@ describe('settings', function () {
       ['ConfigService__QueueDashboardActions', 'yes'],
       ['ConfigService__AccessLogSampleRate', '2'],
       ['ConfigService__HotReadLogSampleRate', '-0.1'],
+      ['ConfigService__HotReadFastLane', 'on'],
       ['ConfigService__ShutdownTimeout', '25'],
     ] as const) {
       it(`names ${name} for '${bad}'`, function () {

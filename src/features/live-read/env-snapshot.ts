@@ -5,6 +5,7 @@
  * and by the handler and watchers.
  */
 import type { CachedCanary, CachedEntry } from './redis-cache.projection.js';
+import type { LaneAnswer } from '../../core/http/fast-lane.js';
 import { onCanary } from '../deployments/canary-buckets.js';
 import { MASK, typedValue } from '../configs/config-values.js';
 
@@ -51,6 +52,9 @@ export interface Rendered {
   etag: string;
   /** Response headers, built on first use. */
   headers?: string[];
+  /** The fast lane's 200 and 304 answers (status line and headers as bytes), built on first use. */
+  lane?: LaneAnswer;
+  lane304?: LaneAnswer;
   /** The server-sent event carrying this body, built on first use (shared by all streams). */
   event?: string;
 }

@@ -11,8 +11,22 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 // The module's binding, not the global: the global is a lazy accessor, a slow load per read.
 import { performance } from 'node:perf_hooks';
 import { authorize, canReveal, type Authenticator, type Principal } from '../../core/auth/auth.js';
-import { HttpProblem, toProblem, writeProblem } from '../../core/http/problem.js';
-import { clientIdOf, etagMatches, matchHotRead, waitOf, type Route } from './hot-read.request.js';
+import {
+  HttpProblem,
+  problemBody,
+  problemHeaders,
+  toProblem,
+  writeProblem,
+} from '../../core/http/problem.js';
+import { laneHead, type LaneAnswer, type LaneRequest } from '../../core/http/fast-lane.js';
+import {
+  clientIdOf,
+  etagMatches,
+  matchHotRead,
+  waitOf,
+  type HotRequest,
+  type Route,
+} from './hot-read.request.js';
 import type { HotReadCache } from './hot-read.cache.js';
 import {
   envBody,
@@ -70,6 +84,11 @@ interface Caller {
 
 const CALLER = Symbol('hot-read caller');
 type CallerSocket = IncomingMessage['socket'] & { [CALLER]?: Caller };
+
+/** What a read comes to, before it is written (through Node's response or the fast lane). */
+type Answer =
+  | { status: 200 | 304; route: Route; rendered: Rendered; source: CacheSource; problem?: never }
+  | { status: 404; route: Route; problem: HttpProblem; rendered?: never; source?: never };
 
 const kind = (route: Route | undefined): 'key' | 'environment' =>
   route?.key === undefined ? 'environment' : 'key';
@@ -254,36 +273,49 @@ export function createHotReadHandler(deps: {
     });
   }
 
-  function respond(
-    req: IncomingMessage,
-    res: ServerResponse,
+  /** The answer to a read of `snap`: the body, 304 for a matching If-None-Match, or 404. */
+  function answerFrom(
+    req: HotRequest,
     route: Route,
     snap: EnvSnapshot,
     source: CacheSource,
-    started: number,
-    principal: Principal,
-  ) {
+  ): Answer {
     // Which side of a canary a client is on matters only while one runs in the environment.
     const clientId = snap.canaries.size > 0 ? clientIdOf(req, route) : undefined;
     const rendered =
       route.key === undefined ? envBody(snap, clientId) : keyBody(snap, route.key, clientId);
+    if (!rendered) {
+      const detail = `No configuration '${route.key}' in ${route.environment}`;
+      return {
+        status: 404,
+        route,
+        problem: new HttpProblem(404, 'Not found', detail, { field: 'key' }),
+      };
+    }
     const ifNoneMatch = req.headers['if-none-match'];
-    if (rendered && ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rendered.etag)) {
+    const status = ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rendered.etag) ? 304 : 200;
+    return { status, route, rendered, source };
+  }
+
+  /** Writes an answer through Node's response (a matching conditional `?wait=` read parks). */
+  function send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    answer: Answer,
+    started: number,
+    principal: Principal,
+  ) {
+    const { route, rendered } = answer;
+    if (!rendered) return fail(res, answer.problem, started, route);
+    if (answer.status === 304) {
       // A long poll is not a read's latency: it is counted by the watch metrics instead.
       if (park(req, res, route, rendered.etag, principal)) return;
       res.writeHead(304, { ETag: rendered.etag, 'Cache-Control': 'no-cache' });
       res.end();
-      observer?.served(performance.now() - started, source, 304, kind(route));
-      return;
+    } else {
+      write(req, res, route, rendered);
     }
-    const status = write(req, res, route, rendered);
-    // A 404 is a problem answer, counted like the others (not in the read latency).
-    observer?.served(
-      performance.now() - started,
-      status === 200 ? source : 'error',
-      status,
-      kind(route),
-    );
+    observer?.served(performance.now() - started, answer.source!, answer.status, kind(route));
   }
 
   function fail(res: ServerResponse, error: unknown, started: number, route?: Route) {
@@ -291,6 +323,48 @@ export function createHotReadHandler(deps: {
     if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     writeProblem(res, problem);
     observer?.served(performance.now() - started, 'error', problem.status, kind(route));
+  }
+
+  /** The fast lane's bytes for an answer (built once per rendered body). */
+  function laneAnswer(answer: Answer, started: number): LaneAnswer {
+    const { route, rendered } = answer;
+    if (!rendered) return laneFailure(answer.problem, started, route);
+    let lane: LaneAnswer;
+    if (answer.status === 304) {
+      lane = rendered.lane304 ??= {
+        status: 304,
+        head: laneHead(304, [
+          ['ETag', rendered.etag],
+          ['Cache-Control', 'no-cache'],
+        ]),
+      };
+    } else {
+      lane = rendered.lane ??= {
+        status: 200,
+        head: laneHead(200, [
+          ['Content-Type', 'application/json; charset=utf-8'],
+          ['Content-Length', String(rendered.body.length)],
+          ['ETag', rendered.etag],
+          ['Cache-Control', 'no-cache'],
+        ]),
+        body: rendered.body,
+      };
+    }
+    observer?.served(performance.now() - started, answer.source!, answer.status, kind(route));
+    return lane;
+  }
+
+  function laneFailure(error: unknown, started: number, route?: Route): LaneAnswer {
+    const problem = toProblem(error);
+    const body = JSON.stringify(problemBody(problem));
+    const headers = problemHeaders(problem, body);
+    if (problem.status === 401) headers.push(['WWW-Authenticate', 'Bearer']);
+    observer?.served(performance.now() - started, 'error', problem.status, kind(route));
+    return {
+      status: problem.status,
+      head: laneHead(problem.status, headers),
+      body: Buffer.from(body),
+    };
   }
 
   const routes = new Map<string, Route>();
@@ -313,7 +387,7 @@ export function createHotReadHandler(deps: {
    * revoked API key is no longer valid (`stillValid`), so a connection lets go of it as soon as
    * its replica hears.
    */
-  function callerOf(req: IncomingMessage): Caller | Promise<Caller> {
+  function callerOf(req: HotRequest): Caller | Promise<Caller> {
     const header = req.headers.authorization;
     const apiKey = req.headers['x-api-key'];
     const socket = req.socket as CallerSocket;
@@ -356,39 +430,51 @@ export function createHotReadHandler(deps: {
     for (const end of [...open]) end();
   }
 
-  return Object.assign(handle, { shutdown });
+  /** The route a URL names (remembered once valid); throws a 400 problem for an invalid one. */
+  function routeOf(url: string): Route | undefined {
+    const cached = routes.get(url);
+    if (cached) return cached;
+    const route = matchHotRead(url);
+    if (!route) return undefined;
+    // Only valid routes are remembered, so a remembered one needs no more checks.
+    if (!NAME.test(route.tenantId)) {
+      throw new HttpProblem(400, 'Invalid request', 'tenantId is not a valid tenant id', {
+        field: 'tenantId',
+      });
+    }
+    if (!NAME.test(route.environment)) {
+      throw new HttpProblem(400, 'Invalid request', 'environment is not a valid environment', {
+        field: 'environment',
+      });
+    }
+    route.waitMs = waitOf(route.query);
+    route.cacheKey = cache.envKey(route.tenantId, route.environment);
+    if (routes.size >= MAX_ROUTES) routes.clear();
+    routes.set(url, route);
+    return route;
+  }
+
+  /** `Accept: text/event-stream` on a GET: the client follows the view (watch.ts). */
+  const wantsStream = (req: HotRequest) =>
+    req.method === 'GET' && req.headers.accept?.includes('text/event-stream') === true;
+
+  return Object.assign(handle, { shutdown, lane });
 
   /** Returns false when the request is not a hot read (Express takes it). */
   function handle(req: IncomingMessage, res: ServerResponse): boolean {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || !req.url) return false;
-    const cached = routes.get(req.url);
-    const route = cached ?? matchHotRead(req.url);
-    if (!route) return false;
+    let route: Route | undefined;
     const started = performance.now();
     try {
-      if (!cached) {
-        // Only valid routes are remembered, so a remembered one needs no more checks.
-        if (!NAME.test(route.tenantId)) {
-          throw new HttpProblem(400, 'Invalid request', 'tenantId is not a valid tenant id', {
-            field: 'tenantId',
-          });
-        }
-        if (!NAME.test(route.environment)) {
-          throw new HttpProblem(400, 'Invalid request', 'environment is not a valid environment', {
-            field: 'environment',
-          });
-        }
-        route.waitMs = waitOf(route.query);
-        route.cacheKey = cache.envKey(route.tenantId, route.environment);
-        if (routes.size >= MAX_ROUTES) routes.clear();
-        routes.set(req.url, route);
-      }
+      route = routeOf(req.url);
+      if (!route) return false;
       const found = callerOf(req);
       if (found instanceof Promise) {
         // A credential not seen yet (an API key, a provider's key) is looked up first.
+        const known = route;
         void found
-          .then((caller) => serve(req, res, route, caller, started))
-          .catch((error) => fail(res, error, started, route));
+          .then((caller) => serve(req, res, known, caller, started))
+          .catch((error) => fail(res, error, started, known));
       } else {
         serve(req, res, route, found, started);
       }
@@ -406,20 +492,66 @@ export function createHotReadHandler(deps: {
     caller: Caller,
     started: number,
   ): void {
-    const principal = caller.principal;
-    // Routes are remembered objects: one this caller was allowed needs no second check.
-    if (caller.allowed !== route) {
-      authorize(principal, 'read', route.tenantId, route.environment);
-      caller.allowed = route;
-    }
-    const accept = req.headers.accept;
-    if (accept !== undefined && accept.includes('text/event-stream') && req.method === 'GET') {
+    allow(caller, route);
+    if (wantsStream(req)) {
       void (async () => {
         await rateLimits?.take(HOT_READ_LIMIT, limitKeyOf(caller, route.tenantId));
-        await openStream(req, res, await declared(route), principal);
+        await openStream(req, res, await declared(route), caller.principal);
       })().catch((error) => fail(res, error, started, route));
       return;
     }
+    const answer = find(req, route, caller);
+    if (answer instanceof Promise) {
+      answer
+        .then((found) => send(req, res, found, started, caller.principal))
+        .catch((error) => fail(res, error, started, route));
+    } else {
+      send(req, res, answer, started, caller.principal);
+    }
+  }
+
+  /**
+   * The fast lane's hot read (fast-lane.ts): the same answers as `handle`, as bytes; undefined
+   * for what only Node's HTTP server can do (not a hot read, a long poll, a stream).
+   */
+  function lane(req: LaneRequest): LaneAnswer | Promise<LaneAnswer> | undefined {
+    const started = performance.now();
+    let route: Route | undefined;
+    try {
+      route = routeOf(req.url);
+      if (!route || route.waitMs !== undefined || wantsStream(req)) return undefined;
+      const known = route;
+      const found = callerOf(req);
+      const answer =
+        found instanceof Promise
+          ? found.then((caller) => find(req, known, allow(caller, known)))
+          : find(req, known, allow(found, known));
+      return answer instanceof Promise
+        ? answer.then(
+            (late) => laneAnswer(late, started),
+            (error) => laneFailure(error, started, known),
+          )
+        : laneAnswer(answer, started);
+    } catch (error) {
+      return laneFailure(error, started, route);
+    }
+  }
+
+  /** Authorizes a read once per caller and route (routes are remembered objects). */
+  function allow(caller: Caller, route: Route): Caller {
+    if (caller.allowed !== route) {
+      authorize(caller.principal, 'read', route.tenantId, route.environment);
+      caller.allowed = route;
+    }
+    return caller;
+  }
+
+  /**
+   * The answer to an allowed read: from this process's snapshot when it holds one and nothing
+   * asks to wait (no I/O), else after the rate limit, a read-your-writes wait and the cache.
+   */
+  function find(req: HotRequest, route: Route, caller: Caller): Answer | Promise<Answer> {
+    const principal = caller.principal;
     const minPosition =
       route.query.includes('minPosition') || req.headers['x-min-position'] !== undefined
         ? minPositionOf(
@@ -441,12 +573,9 @@ export function createHotReadHandler(deps: {
           )
         : undefined;
       const snap = peeked && shownNow(peeked, principal, as(route, environment as string));
-      if (snap) {
-        respond(req, res, as(route, environment as string), snap, 'local', started, principal);
-        return;
-      }
+      if (snap) return answerFrom(req, as(route, environment as string), snap, 'local');
     }
-    void (async () => {
+    return (async () => {
       await limited;
       if (minPosition !== undefined) {
         await progress.waitFor(minPosition, ['read-model'], [REDIS_CACHE_PROJECTION]);
@@ -458,7 +587,7 @@ export function createHotReadHandler(deps: {
       const shown = canReveal(principal, route.tenantId, resolved.environment)
         ? await cache.revealed(snapshot)
         : snapshot;
-      respond(req, res, resolved, shown, source, started, principal);
-    })().catch((error) => fail(res, error, started, route));
+      return answerFrom(req, resolved, shown, source);
+    })();
   }
 }

@@ -2,11 +2,20 @@
  * Reading a hot-read request: its route (tenant, environment, key, query), `?wait=`, the canary
  * client id and `If-None-Match`. Pure string work, kept off the handler's hit path where it can be.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import { HttpProblem } from '../../core/http/problem.js';
 import { MAX_WAIT_SECONDS } from './watch.js';
 
 const PREFIX = '/api/v1/tenants/';
+
+/** What the hot read path reads of a request: Node's `IncomingMessage`, or the fast lane's. */
+export interface HotRequest {
+  method?: string;
+  url?: string;
+  headers: IncomingHttpHeaders;
+  socket: Socket;
+}
 
 export interface Route {
   tenantId: string;
@@ -47,7 +56,7 @@ export function matchHotRead(url: string): Route | undefined {
 }
 
 /** `X-Client-Id` or `?clientId=`: which side of a canary a client is on. Only read when needed. */
-export function clientIdOf(req: IncomingMessage, route: Route): string | undefined {
+export function clientIdOf(req: HotRequest, route: Route): string | undefined {
   const header = req.headers['x-client-id'];
   if (typeof header === 'string' && header) return utf8Header(header).slice(0, 200);
   if (!route.query.includes('clientId=')) return undefined;
