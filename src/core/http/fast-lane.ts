@@ -71,7 +71,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** An origin-form target: visible ASCII only. */
 const TARGET = /^\/[\x21-\x7e]*$/;
 /** Headers whose presence says this request is not a plain bodiless read. */
-const NOT_OURS = new Set(['transfer-encoding', 'expect', 'upgrade']);
+const NOT_OURS = new Set(['transfer-encoding', 'expect', 'upgrade', 'proxy-connection']);
+/** Whitespace around a field value: SP and HTAB only, as Node (`trim()` takes NBSP too). */
+const OWS = /^[ \t]+|[ \t]+$/g;
 
 /** One request from `buf` at `from`, the offset after it, or undefined when it is not the lane's. */
 export function parseRequest(
@@ -100,7 +102,7 @@ export function parseRequest(
     if (!TOKEN.test(raw)) return undefined;
     const name = raw.toLowerCase();
     if (headers[name] !== undefined || NOT_OURS.has(name)) return undefined;
-    headers[name] = field.slice(colon + 1).trim();
+    headers[name] = field.slice(colon + 1).replace(OWS, '');
   }
   if (!headers.host) return undefined;
   const length = headers['content-length'];
@@ -135,7 +137,6 @@ class Trailers {
 }
 
 const trailersBy = new Map<number, Trailers>();
-const EMPTY = Buffer.alloc(0);
 
 /** Serves `socket` in the lane until it closes or is handed to Node's HTTP server. */
 export function serveLane(socket: Socket, options: LaneOptions): void {
@@ -144,27 +145,21 @@ export function serveLane(socket: Socket, options: LaneOptions): void {
   let trailers = trailersBy.get(seconds);
   if (!trailers) trailersBy.set(seconds, (trailers = new Trailers(seconds)));
   const lane = socket as LaneSocket;
-  /** Bytes received while an answer was awaited (the socket is paused meanwhile). */
-  let unread: Buffer | undefined;
   /** Still the lane's (not handed to Node's HTTP server). */
   let mine = true;
   /** The client sent its last byte: end ours once every answer is written (http's half-close). */
   let ended = false;
 
-  const onData = (chunk: Buffer) => {
-    if (lane[BUSY]) {
-      unread = unread ? Buffer.concat([unread, chunk]) : chunk;
-      return;
-    }
-    serve(chunk, 0);
-  };
+  const onData = (chunk: Buffer) => serve(chunk, 0);
   const onEnd = () => {
     ended = true;
     if (!lane[BUSY]) socket.end();
   };
   const onError = () => socket.destroy();
+  // Idle means nothing awaited and nothing still to send (a slow reader of a large answer is
+  // not idle; the timer runs again once its bytes are out).
   const onTimeout = () => {
-    if (!lane[BUSY]) socket.destroy();
+    if (!lane[BUSY] && socket.writableLength === 0) socket.destroy();
   };
   const onDrain = () => {
     if (mine && !lane[BUSY]) socket.resume();
@@ -184,8 +179,8 @@ export function serveLane(socket: Socket, options: LaneOptions): void {
     socket.removeListener('drain', onDrain);
     socket.setTimeout(0);
     if (from < buf.length) socket.unshift(buf.subarray(from));
-    // Paused while an answer was awaited: Node's parser reads only a flowing socket. The
-    // resume takes effect on the next tick, after Node's listeners are on.
+    // Node's parser reads only a flowing socket (this one may wait for a drain). The resume
+    // takes effect on the next tick, after Node's listeners are on.
     if (socket.isPaused()) socket.resume();
     handOff(socket);
   }
@@ -225,10 +220,6 @@ export function serveLane(socket: Socket, options: LaneOptions): void {
       if (!write(parsed.req, answer, started)) return;
       at = parsed.next;
     }
-    if (ended) {
-      socket.end();
-      return;
-    }
     // A client that does not read its answers is not read from either, until it does.
     if (socket.writableNeedDrain) {
       socket.pause();
@@ -236,7 +227,11 @@ export function serveLane(socket: Socket, options: LaneOptions): void {
     }
   }
 
-  /** An answer that is not ready: nothing more is read until it is written. */
+  /**
+   * An answer that is not ready: the bytes after its request go back on the socket, which is
+   * paused until the answer is written. Kept on the stream, they are read again in order, and a
+   * client's end is not seen before them (a stream takes no unshift after its 'end').
+   */
   function wait(
     req: LaneRequest,
     answer: Promise<LaneAnswer>,
@@ -246,15 +241,14 @@ export function serveLane(socket: Socket, options: LaneOptions): void {
   ) {
     lane[BUSY] = true;
     socket.pause();
+    if (rest < buf.length) socket.unshift(buf.subarray(rest));
     answer.then(
       (late) => {
         lane[BUSY] = false;
         if (socket.destroyed || !write(req, late, started)) return;
-        const left = unread;
-        unread = undefined;
-        const more = rest < buf.length ? buf.subarray(rest) : undefined;
-        serve(more && left ? Buffer.concat([more, left]) : (more ?? left ?? EMPTY), 0);
-        if (mine && !lane[BUSY] && !ended && !socket.writableNeedDrain) socket.resume();
+        if (ended) socket.end();
+        else if (socket.writableNeedDrain) socket.once('drain', onDrain);
+        else socket.resume();
       },
       () => {
         // The handler answers its own failures; one that escapes ends the connection.

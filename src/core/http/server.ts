@@ -126,7 +126,8 @@ export function createHttpServer(
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       beforeWait();
       // Idle keep-alive connections go now, busy ones as soon as their answer is out.
-      for (const socket of sockets) if (!busy(socket)) socket.destroy();
+      // (destroySoon: an answer still in the socket's buffer goes out first.)
+      for (const socket of sockets) if (!busy(socket)) socket.destroySoon();
       const force = setTimeout(() => {
         server.closeAllConnections();
         for (const socket of sockets) socket.destroy(); // the lane's are not Node's to close
