@@ -37,7 +37,7 @@ export function parseResponses(
       const n = l.slice(0, c).toLowerCase();
       (headers[n] ??= []).push(l.slice(c + 1).trim());
     }
-    let bodyStart = end + 4;
+    const bodyStart = end + 4;
     const method = methods[responses.length] ?? 'GET';
     let len = 0;
     if (status === 100) len = 0;
