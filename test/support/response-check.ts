@@ -158,7 +158,15 @@ export function checkResponses(
   sink: Violation[] = collected,
 ): void {
   const find = routeMatcher(routes);
-  server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  // Wrapped around the server's own emit, which answers hot reads before any 'request'
+  // listener (core/http/server.ts). Reads the fast lane answers never come here: its answers
+  // are compared with these by src/features/live-read/hot-read.lane.e2e.spec.ts.
+  const inner = server.emit;
+  server.emit = function emit(this: http.Server, event: string | symbol, ...args: unknown[]) {
+    if (event === 'request') watch(args[0] as http.IncomingMessage, args[1] as http.ServerResponse);
+    return Reflect.apply(inner, this, [event, ...args]) as boolean;
+  } as typeof server.emit;
+  function watch(req: http.IncomingMessage, res: http.ServerResponse) {
     const chunks: Buffer[] = [];
     const keep = (chunk: unknown, encoding: unknown) => {
       if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
@@ -212,7 +220,7 @@ export function checkResponses(
     };
     res.on('finish', check);
     res.on('close', check);
-  });
+  }
 }
 
 /** The report the root hook fails the run with. */
