@@ -11,14 +11,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 // The module's binding, not the global: the global is a lazy accessor, a slow load per read.
 import { performance } from 'node:perf_hooks';
 import { authorize, canReveal, type Authenticator, type Principal } from '../../core/auth/auth.js';
-import {
-  HttpProblem,
-  problemBody,
-  problemHeaders,
-  toProblem,
-  writeProblem,
-} from '../../core/http/problem.js';
-import { laneHead, type LaneAnswer, type LaneRequest } from '../../core/http/fast-lane.js';
+import { HttpProblem, toProblem, writeProblem } from '../../core/http/problem.js';
+import type { LaneAnswer, LaneRequest } from '../../core/http/fast-lane.js';
+import { laneAnswer, laneProblem, notModifiedHeaders, okHeaders } from './hot-read.answers.js';
 import {
   clientIdOf,
   etagMatches,
@@ -178,16 +173,7 @@ export function createHotReadHandler(deps: {
       return 404;
     }
     // Headers are built once per rendered body (flat [name, value, …] form).
-    rendered.headers ??= [
-      'Content-Type',
-      'application/json; charset=utf-8',
-      'Content-Length',
-      String(rendered.body.length),
-      'ETag',
-      rendered.etag,
-      'Cache-Control',
-      'no-cache',
-    ];
+    rendered.headers ??= okHeaders(rendered).flat();
     res.writeHead(200, rendered.headers);
     res.end(req.method === 'HEAD' ? undefined : rendered.body);
     return 200;
@@ -310,7 +296,7 @@ export function createHotReadHandler(deps: {
     if (answer.status === 304) {
       // A long poll is not a read's latency: it is counted by the watch metrics instead.
       if (park(req, res, route, rendered.etag, principal)) return;
-      res.writeHead(304, { ETag: rendered.etag, 'Cache-Control': 'no-cache' });
+      res.writeHead(304, notModifiedHeaders(rendered));
       res.end();
     } else {
       write(req, res, route, rendered);
@@ -325,46 +311,17 @@ export function createHotReadHandler(deps: {
     observer?.served(performance.now() - started, 'error', problem.status, kind(route));
   }
 
-  /** The fast lane's bytes for an answer (built once per rendered body). */
-  function laneAnswer(answer: Answer, started: number): LaneAnswer {
-    const { route, rendered } = answer;
-    if (!rendered) return laneFailure(answer.problem, started, route);
-    let lane: LaneAnswer;
-    if (answer.status === 304) {
-      lane = rendered.lane304 ??= {
-        status: 304,
-        head: laneHead(304, [
-          ['ETag', rendered.etag],
-          ['Cache-Control', 'no-cache'],
-        ]),
-      };
-    } else {
-      lane = rendered.lane ??= {
-        status: 200,
-        head: laneHead(200, [
-          ['Content-Type', 'application/json; charset=utf-8'],
-          ['Content-Length', String(rendered.body.length)],
-          ['ETag', rendered.etag],
-          ['Cache-Control', 'no-cache'],
-        ]),
-        body: rendered.body,
-      };
-    }
-    observer?.served(performance.now() - started, answer.source!, answer.status, kind(route));
-    return lane;
+  /** The fast lane's bytes for an answer, counted like Node's. */
+  function toLane(answer: Answer, started: number): LaneAnswer {
+    if (!answer.rendered) return laneFailure(answer.problem, started, answer.route);
+    observer?.served(performance.now() - started, answer.source, answer.status, kind(answer.route));
+    return laneAnswer(answer.rendered, answer.status);
   }
 
   function laneFailure(error: unknown, started: number, route?: Route): LaneAnswer {
     const problem = toProblem(error);
-    const body = JSON.stringify(problemBody(problem));
-    const headers = problemHeaders(problem, body);
-    if (problem.status === 401) headers.push(['WWW-Authenticate', 'Bearer']);
     observer?.served(performance.now() - started, 'error', problem.status, kind(route));
-    return {
-      status: problem.status,
-      head: laneHead(problem.status, headers),
-      body: Buffer.from(body),
-    };
+    return laneProblem(problem);
   }
 
   const routes = new Map<string, Route>();
@@ -528,10 +485,10 @@ export function createHotReadHandler(deps: {
           : find(req, known, allow(found, known));
       return answer instanceof Promise
         ? answer.then(
-            (late) => laneAnswer(late, started),
+            (late) => toLane(late, started),
             (error) => laneFailure(error, started, known),
           )
-        : laneAnswer(answer, started);
+        : toLane(answer, started);
     } catch (error) {
       return laneFailure(error, started, route);
     }
