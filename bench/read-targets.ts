@@ -144,6 +144,18 @@ async function fetchCanned(url: string, token: string): Promise<Canned> {
   if (res.status !== 200) {
     throw new Error(`GET ${url} answered ${res.status}: ${body.toString('utf8').slice(0, 500)}`);
   }
+  // The baseline serves these bytes: make sure they are the real answer (a whole environment or
+  // one key of the bench tenant), whichever way the API served it (fast lane or Node's HTTP).
+  const answer = JSON.parse(body.toString('utf8')) as {
+    tenantId?: string;
+    key?: string;
+    configs?: Record<string, unknown>;
+  };
+  if (answer.tenantId !== TENANT || (answer.key === undefined && !answer.configs)) {
+    throw new Error(
+      `GET ${url} answered 200 with an unexpected body: ${body.toString('utf8').slice(0, 200)}`,
+    );
+  }
   const header = (name: string) => {
     const v = res.headers.get(name);
     if (v === null) throw new Error(`GET ${url} answered without ${name}`);
