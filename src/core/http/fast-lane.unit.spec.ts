@@ -276,17 +276,18 @@ describe('fast lane: a server whose hot reads skip Node’s HTTP parser (unit)',
     });
   }
 
-  it('at shutdown sends an answer still in the buffer to a stalled reader before closing', async function () {
-    // Node's own path cuts it: http.Server#close destroys a connection whose answer has ended
-    // but is not yet sent (only the lane's connections are ours to close gently).
-    let closing: Promise<void> | undefined;
-    const received = await stalledReader(s.port, 200, async () => {
-      closing = s.close(5000);
-      await new Promise((r) => setTimeout(r, 50));
+  for (const withLane of [true, false]) {
+    it(`at shutdown sends an answer still in the buffer to a stalled reader before closing (lane ${withLane ? 'on' : 'off'})`, async function () {
+      const server = withLane ? s : await start(false);
+      let closing: Promise<void> | undefined;
+      const received = await stalledReader(server.port, 200, async () => {
+        closing = server.close(5000);
+        await new Promise((r) => setTimeout(r, 50));
+      });
+      await closing;
+      expect(received).to.be.greaterThan(bigBody().length);
     });
-    await closing;
-    expect(received).to.be.greaterThan(bigBody().length);
-  });
+  }
 
   it('at shutdown closes idle connections and answers a waiting read with Connection: close', async function () {
     const idle = await exchange(s.port, [get('/hot')], { count: 1, keepOpen: true });

@@ -59,6 +59,12 @@ export function createHttpServer(
     socket.on('close', () => sockets.delete(socket));
   };
   server.on('connection', remember);
+  // http.Server#close calls this, and Node's own destroys a connection whose answer has ended
+  // but is still in the socket's buffer (a slow reader of a large answer loses its tail). Ours
+  // closes only idle connections, and lets buffered bytes out first.
+  server.closeIdleConnections = () => {
+    for (const socket of sockets) if (!busy(socket)) socket.destroySoon();
+  };
   // One function for every answer, no closure per request. 'close' comes after 'finish' (on the
   // next tick) and when the connection goes first, so it alone says the answer is no longer out.
   function track(res: http.ServerResponse) {
@@ -126,8 +132,7 @@ export function createHttpServer(
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       beforeWait();
       // Idle keep-alive connections go now, busy ones as soon as their answer is out.
-      // (destroySoon: an answer still in the socket's buffer goes out first.)
-      for (const socket of sockets) if (!busy(socket)) socket.destroySoon();
+      server.closeIdleConnections();
       const force = setTimeout(() => {
         server.closeAllConnections();
         for (const socket of sockets) socket.destroy(); // the lane's are not Node's to close
