@@ -64,7 +64,7 @@ export const laneBusy = (socket: Socket): boolean => (socket as LaneSocket)[BUSY
 
 /** Node's own limit on a request's head (`--max-http-header-size`, 16 KiB). */
 const MAX_HEAD = 16 * 1024;
-/** Bytes that are not in a request line or header (CR and LF are looked at apart). */
+/** Bytes that are not in a header line (LF included; CR is looked for apart, as the split is on CRLF). */
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** A header name: an RFC 9110 token. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -194,7 +194,8 @@ export function serveLane(socket: Socket, options: LaneOptions): void {
     if (answer.body !== undefined && req.method === 'GET') socket.write(answer.body);
     socket.uncork();
     answered?.(req, answer, started);
-    if (!keepAlive) socket.end();
+    // As Node does after its last answer: out, then closed (whatever the client does).
+    if (!keepAlive) socket.destroySoon();
     return keepAlive;
   }
 

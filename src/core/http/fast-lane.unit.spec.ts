@@ -289,6 +289,22 @@ describe('fast lane: a server whose hot reads skip Node’s HTTP parser (unit)',
     });
   }
 
+  it('at shutdown closes a connection once its waiting read is answered, reads behind it or not', async function () {
+    const client = net.connect(s.port, '127.0.0.1');
+    let received = '';
+    client.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    const clientClosed = new Promise<void>((resolve) => client.on('close', resolve));
+    await new Promise<void>((r) => client.once('connect', () => r()));
+    client.write(get('/slow') + get('/hot')); // the lane answers /slow after 100 ms
+    await new Promise((r) => setTimeout(r, 30));
+    const started = Date.now();
+    await s.close(3000);
+    const took = Date.now() - started;
+    await clientClosed;
+    expect(received).to.include('Connection: close\r\n');
+    expect(took, 'close() took (ms)').to.be.lessThan(1000); // not the grace
+  });
+
   it('at shutdown closes idle connections and answers a waiting read with Connection: close', async function () {
     const idle = await exchange(s.port, [get('/hot')], { count: 1, keepOpen: true });
     const idleClosed = new Promise<void>((resolve) => idle.socket.on('close', resolve));

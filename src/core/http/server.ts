@@ -47,7 +47,8 @@ export function createHttpServer(
   server.keepAliveTimeout = 65_000;
   // Open connections and the answers in flight, so that a shutdown can close each connection
   // as soon as it is idle (Node's closeIdleConnections misses connections whose client went
-  // quiet). A connection is busy while one of its answers is in `answering`.
+  // quiet). A connection is busy while one of its answers is in `answering`, or while the fast
+  // lane awaits one of its answers.
   const sockets = new Set<Socket>();
   const answering = new Set<http.ServerResponse>();
   let closing = false;
@@ -131,11 +132,10 @@ export function createHttpServer(
       for (const res of answering) if (!res.headersSent) res.shouldKeepAlive = false;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       beforeWait();
-      // Idle keep-alive connections go now, busy ones as soon as their answer is out.
-      server.closeIdleConnections();
+      // Idle connections went in server.close() (our closeIdleConnections above); busy ones go
+      // as soon as their answer is out. Past the grace, all of them, the lane's included.
       const force = setTimeout(() => {
-        server.closeAllConnections();
-        for (const socket of sockets) socket.destroy(); // the lane's are not Node's to close
+        for (const socket of sockets) socket.destroy();
       }, graceMs);
       await closed;
       clearTimeout(force);

@@ -15,8 +15,8 @@ export const okHeaders = (rendered: Rendered): [string, string][] => [
 ];
 
 /** A 304's headers. */
-export const notModifiedHeaders = (rendered: Rendered): Record<string, string> => ({
-  ETag: rendered.etag,
+export const notModifiedHeaders = (etag: string): Record<string, string> => ({
+  ETag: etag,
   'Cache-Control': 'no-cache',
 });
 
@@ -25,7 +25,7 @@ export function laneAnswer(rendered: Rendered, status: 200 | 304): LaneAnswer {
   if (status === 304) {
     return (rendered.lane304 ??= {
       status,
-      head: laneHead(304, Object.entries(notModifiedHeaders(rendered))),
+      head: laneHead(304, Object.entries(notModifiedHeaders(rendered.etag))),
     });
   }
   return (rendered.lane ??= {

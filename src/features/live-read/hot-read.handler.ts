@@ -85,6 +85,12 @@ type Answer =
   | { status: 200 | 304; route: Route; rendered: Rendered; source: CacheSource; problem?: never }
   | { status: 404; route: Route; problem: HttpProblem; rendered?: never; source?: never };
 
+/** The 404 of a key that is not in the environment. */
+const missing = (route: Route) =>
+  new HttpProblem(404, 'Not found', `No configuration '${route.key}' in ${route.environment}`, {
+    field: 'key',
+  });
+
 const kind = (route: Route | undefined): 'key' | 'environment' =>
   route?.key === undefined ? 'environment' : 'key';
 
@@ -150,33 +156,18 @@ export function createHotReadHandler(deps: {
     return snap.revealed;
   }
 
+  /** A 200 with the rendered body, or the 404 of a key that is not there. */
   function write(
     req: IncomingMessage,
     res: ServerResponse,
     route: Route,
     rendered: Rendered | undefined,
-  ): number {
-    if (!rendered) {
-      writeProblem(
-        res,
-        toProblem(
-          new HttpProblem(
-            404,
-            'Not found',
-            `No configuration '${route.key}' in ${route.environment}`,
-            {
-              field: 'key',
-            },
-          ),
-        ),
-      );
-      return 404;
-    }
+  ): void {
+    if (!rendered) return writeProblem(res, missing(route));
     // Headers are built once per rendered body (flat [name, value, …] form).
     rendered.headers ??= okHeaders(rendered).flat();
     res.writeHead(200, rendered.headers);
     res.end(req.method === 'HEAD' ? undefined : rendered.body);
-    return 200;
   }
 
   /** A conditional GET with `?wait=` whose ETag matches: answer when the view changes. */
@@ -198,7 +189,7 @@ export function createHotReadHandler(deps: {
     // At shutdown: "not modified" now; the client polls again (another replica).
     const end = () => {
       if (res.headersSent) return;
-      res.writeHead(304, { ETag: etag, 'Cache-Control': 'no-cache', Connection: 'close' });
+      res.writeHead(304, { ...notModifiedHeaders(etag), Connection: 'close' });
       res.end();
     };
     const unregister = watching(principal, end);
@@ -270,14 +261,7 @@ export function createHotReadHandler(deps: {
     const clientId = snap.canaries.size > 0 ? clientIdOf(req, route) : undefined;
     const rendered =
       route.key === undefined ? envBody(snap, clientId) : keyBody(snap, route.key, clientId);
-    if (!rendered) {
-      const detail = `No configuration '${route.key}' in ${route.environment}`;
-      return {
-        status: 404,
-        route,
-        problem: new HttpProblem(404, 'Not found', detail, { field: 'key' }),
-      };
-    }
+    if (!rendered) return { status: 404, route, problem: missing(route) };
     const ifNoneMatch = req.headers['if-none-match'];
     const status = ifNoneMatch !== undefined && etagMatches(ifNoneMatch, rendered.etag) ? 304 : 200;
     return { status, route, rendered, source };
@@ -296,7 +280,7 @@ export function createHotReadHandler(deps: {
     if (answer.status === 304) {
       // A long poll is not a read's latency: it is counted by the watch metrics instead.
       if (park(req, res, route, rendered.etag, principal)) return;
-      res.writeHead(304, notModifiedHeaders(rendered));
+      res.writeHead(304, notModifiedHeaders(rendered.etag));
       res.end();
     } else {
       write(req, res, route, rendered);
@@ -436,7 +420,8 @@ export function createHotReadHandler(deps: {
         serve(req, res, route, found, started);
       }
     } catch (error) {
-      fail(res, error, started, route);
+      // An invalid route (400) is still counted under the route it names.
+      fail(res, error, started, route ?? matchHotRead(req.url));
     }
     return true;
   }
@@ -469,7 +454,8 @@ export function createHotReadHandler(deps: {
 
   /**
    * The fast lane's hot read (fast-lane.ts): the same answers as `handle`, as bytes; undefined
-   * for what only Node's HTTP server can do (not a hot read, a long poll, a stream).
+   * for what only Node's HTTP server can do (not a hot read, a `?wait=` read, which may park,
+   * a stream).
    */
   function lane(req: LaneRequest): LaneAnswer | Promise<LaneAnswer> | undefined {
     const started = performance.now();
@@ -490,7 +476,7 @@ export function createHotReadHandler(deps: {
           )
         : toLane(answer, started);
     } catch (error) {
-      return laneFailure(error, started, route);
+      return laneFailure(error, started, route ?? matchHotRead(req.url));
     }
   }
 
