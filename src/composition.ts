@@ -49,7 +49,7 @@ import { HOT_ROUTE_LABELS } from './features/live-read/hot-read.routes.js';
 import { Authenticator } from './core/auth/auth.js';
 import { createHotReadHandler } from './features/live-read/hot-read.handler.js';
 import { buildApp } from './core/http/app.js';
-import { createHttpServer } from './core/http/server.js';
+import { createHttpServer, type HttpServer } from './core/http/server.js';
 import { API_ROUTES } from './routes.js';
 import { hotReadLog } from './core/http/access-log.js';
 import { ADMIN_QUEUES_PATH, adminQueues } from './features/operations/queue-dashboard.js';
@@ -313,6 +313,8 @@ export interface ApiServer {
   app: express.Express;
   server: http.Server;
   cache: HotReadCache;
+  /** Every answer the fast lane writes (tests check them against their declarations). */
+  observeLane: HttpServer['observeLane'];
   close(graceMs?: number): Promise<void>;
 }
 
@@ -383,6 +385,7 @@ export function createApi(s: Services): ApiServer {
     app,
     server: http.server,
     cache,
+    observeLane: http.observeLane,
     /**
      * Stops taking connections and lets requests in flight finish, for at most `graceMs`; ends
      * long polls and streams at once (their clients come back to another replica).

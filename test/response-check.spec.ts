@@ -9,7 +9,8 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { z } from 'zod';
 import { route, type AnyRoute } from '../src/core/http/route.js';
-import { checkResponses, type Violation } from './support/response-check.js';
+import { checkLane, checkResponses, type Violation } from './support/response-check.js';
+import { laneHead, type LaneAnswer, type LaneRequest } from '../src/core/http/fast-lane.js';
 
 const widget = route({
   operationId: 'getWidget',
@@ -91,5 +92,28 @@ describe('the answer checker (unit)', function () {
       status: 200,
       problem: 'no route declares this request',
     });
+  });
+
+  it('checks the fast lane’s answers too, from their bytes', function () {
+    let observe!: (req: LaneRequest, answer: LaneAnswer) => void;
+    checkLane((observer) => (observe = observer), [widget as AnyRoute], found);
+    const answer = (status: number, type: string, body: string): LaneAnswer => ({
+      status,
+      head: laneHead(status, [['Content-Type', type]]),
+      body: Buffer.from(body),
+    });
+    const req = (method: 'GET' | 'HEAD') =>
+      ({ method, url: '/widgets/w1', headers: {} }) as unknown as LaneRequest;
+    observe(req('GET'), answer(200, json, JSON.stringify({ id: 'w1' })));
+    observe(req('HEAD'), answer(200, json, JSON.stringify({ id: 'w1' })));
+    expect(found).to.deep.equal([]);
+    observe(req('GET'), answer(200, json, JSON.stringify({ id: 1 })));
+    observe(req('GET'), answer(409, problem, problemBody(409)));
+    observe(req('GET'), answer(200, 'text/plain', 'w1'));
+    expect(found.map((v) => [v.route, v.status, v.problem.split(':')[0]])).to.deep.equal([
+      ['GET /widgets/:id', 200, 'body'],
+      ['GET /widgets/:id', 409, 'status 409 is not declared'],
+      ['GET /widgets/:id', 200, 'answered as text/plain, declared application/json'],
+    ]);
   });
 });

@@ -17,7 +17,7 @@ import { signToken, type Role } from '../../src/core/auth/auth.js';
 import { createLogger, type Logger } from '../../src/core/observability/logger.js';
 import { startWorkers } from '../../src/core/jobs/workers.js';
 import { deleteKeys, redisPrefix, redisUrl, testDbConnectionString } from './test-env.js';
-import { checkResponses } from './response-check.js';
+import { checkLane, checkResponses } from './response-check.js';
 
 export interface Harness {
   settings: Settings;
@@ -79,6 +79,7 @@ export async function startHarness(
   const api = createApi(services);
   // Every answer is checked against its route's declaration (reported by test/hooks.ts).
   checkResponses(api.server);
+  checkLane(api.observeLane);
   await new Promise<void>((resolve) => api.server.listen(0, '127.0.0.1', resolve));
   const projector = createProjector(services, { idleWaitMs: 50 });
   if (options.runProjector) projector.start();

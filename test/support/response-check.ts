@@ -18,6 +18,7 @@ import {
 import { SPEC_ALIAS, UI_PATH } from '../../src/core/http/swagger-ui.js';
 import { ADMIN_QUEUES_PATH } from '../../src/features/operations/queue-dashboard.js';
 import { CONSOLE_PATH } from '../../src/features/console/console.assets.js';
+import type { ApiServer } from '../../src/composition.js';
 
 export interface Violation {
   test: string;
@@ -159,8 +160,7 @@ export function checkResponses(
 ): void {
   const find = routeMatcher(routes);
   // Wrapped around the server's own emit, which answers hot reads before any 'request'
-  // listener (core/http/server.ts). Reads the fast lane answers never come here: its answers
-  // are compared with these by src/features/live-read/hot-read.lane.e2e.spec.ts.
+  // listener (core/http/server.ts). The fast lane's answers never come here: see checkLane.
   const inner = server.emit;
   server.emit = function emit(this: http.Server, event: string | symbol, ...args: unknown[]) {
     if (event === 'request') watch(args[0] as http.IncomingMessage, args[1] as http.ServerResponse);
@@ -221,6 +221,37 @@ export function checkResponses(
     res.on('finish', check);
     res.on('close', check);
   }
+}
+
+/**
+ * Checks every answer the fast lane writes (core/http/fast-lane.ts) from now on, as above: its
+ * status line and headers are bytes, the body is sent unless the request was a HEAD.
+ */
+export function checkLane(
+  observeLane: ApiServer['observeLane'],
+  routes: readonly AnyRoute[] = API_ROUTES,
+  sink: Violation[] = collected,
+): void {
+  const find = routeMatcher(routes);
+  observeLane((req, answer) => {
+    const path = req.url.split('?')[0]!;
+    if (undocumented(path)) return;
+    const r = find(req.method, req.url);
+    const route = r ? `${r.method.toUpperCase()} ${r.path}` : `${req.method} ${path}`;
+    const type = /\r\ncontent-type: *([^\r]*)/i.exec(answer.head.toString('latin1'))?.[1] ?? '';
+    const body = req.method === 'HEAD' ? Buffer.alloc(0) : (answer.body ?? Buffer.alloc(0));
+    const res = { statusCode: answer.status } as http.ServerResponse;
+    for (const problem of problemsOf(
+      r,
+      req as unknown as http.IncomingMessage,
+      res,
+      type,
+      body,
+      true,
+    )) {
+      sink.push({ test: current, route, status: answer.status, problem });
+    }
+  });
 }
 
 /** The report the root hook fails the run with. */

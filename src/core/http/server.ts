@@ -7,7 +7,13 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Express } from 'express';
-import { laneBusy, serveLane, type LaneHandler, type LaneRequest } from './fast-lane.js';
+import {
+  laneBusy,
+  serveLane,
+  type LaneAnswer,
+  type LaneHandler,
+  type LaneRequest,
+} from './fast-lane.js';
 
 export interface HttpServer {
   server: http.Server;
@@ -17,6 +23,11 @@ export interface HttpServer {
    * waited for (long polls and streams, whose clients come back to another replica).
    */
   close(graceMs: number, beforeWait: () => void): Promise<void>;
+  /**
+   * Sees every answer the fast lane writes on connections opened from now on (the tests' check
+   * of answers against their declarations); nothing is called per read without one.
+   */
+  observeLane(observer: (req: LaneRequest, answer: LaneAnswer) => void): void;
 }
 
 export function createHttpServer(
@@ -86,12 +97,19 @@ export function createHttpServer(
   const laneHandler: LaneHandler | undefined =
     lane && ((req) => (req.headers.traceparent === undefined ? lane(req) : undefined));
   const handOff = (socket: Socket) => Reflect.apply(inherited, server, ['connection', socket]);
-  const answered =
-    rate > 0
-      ? (req: LaneRequest, answer: { status: number }, started: number) => {
-          if (Math.random() < rate) hotReadLog!.log.lane(req, answer.status, started);
-        }
-      : undefined;
+  let observer: ((req: LaneRequest, answer: LaneAnswer) => void) | undefined;
+  /** After each lane answer: the sampled access log, the observer; undefined when neither. */
+  let answered: ((req: LaneRequest, answer: LaneAnswer, started: number) => void) | undefined;
+  const follow = () => {
+    answered =
+      rate > 0 || observer
+        ? (req, answer, started) => {
+            observer?.(req, answer);
+            if (rate > 0 && Math.random() < rate) hotReadLog!.log.lane(req, answer.status, started);
+          }
+        : undefined;
+  };
+  follow();
   server.emit = function emit(this: http.Server, event: string | symbol): boolean {
     if (event === 'connection' && laneHandler) {
       // eslint-disable-next-line prefer-rest-params
@@ -126,6 +144,10 @@ export function createHttpServer(
   } as typeof server.emit;
   return {
     server,
+    observeLane(next) {
+      observer = next;
+      follow();
+    },
     async close(graceMs, beforeWait) {
       closing = true;
       // Answers still to come close their connection, so no request is queued behind them.

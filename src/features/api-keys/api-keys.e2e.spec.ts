@@ -7,7 +7,7 @@ import {
   uniqueTenant,
   type Harness,
 } from '../../../test/support/harness.js';
-import { checkResponses } from '../../../test/support/response-check.js';
+import { checkLane, checkResponses } from '../../../test/support/response-check.js';
 import { buildServices, createApi, type ApiServer, type Services } from '../../composition.js';
 import { createLogger } from '../../core/observability/logger.js';
 
@@ -37,6 +37,7 @@ describe('API keys (e2e)', function () {
     });
     const api = createApi(services);
     checkResponses(api.server);
+    checkLane(api.observeLane);
     await new Promise<void>((resolve) => api.server.listen(0, '127.0.0.1', resolve));
     b = { services, api, url: `http://127.0.0.1:${(api.server.address() as AddressInfo).port}` };
   });
