@@ -7,7 +7,7 @@
  * The lane takes only what it can read without doubt: whole requests in the bytes received, each
  * `GET` or `HEAD` with an origin-form target, `HTTP/1.1`, a Host header, no body (no
  * Content-Length but 0, no Transfer-Encoding), no Expect, no Upgrade, nothing but CRLF line ends
- * and visible characters, headers it reads given once. Anything else — another method or route, a
+ * and visible characters, no header given twice. Anything else — another method or route, a
  * request split across reads, a long poll, a stream, `Connection: close` — and the lane hands the
  * connection to Node's HTTP server with the unread bytes put back, at a request boundary: Node
  * then serves it as if it had had it from the start, and keeps it. Requests are answered in
