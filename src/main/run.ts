@@ -101,7 +101,6 @@ export async function requireSchema(pool: pg.Pool, logger: Logger): Promise<void
  * past `timeoutMs` the process exits 1 whatever is still waiting (an unreachable Redis, a job
  * that does not finish), and a second signal exits at once.
  */
-
 export function onShutdown(
   logger: Logger,
   timeoutMs: number,

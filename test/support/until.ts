@@ -1,3 +1,5 @@
+import { withTimeout } from '../../src/core/timeout.js';
+
 /**
  * Polls `probe` until it gives a value (anything but undefined) and returns it; past the timeout
  * it fails naming what it waited for. `retryErrors`: a probe that throws counts as "not yet" (a
@@ -25,4 +27,19 @@ export async function until<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * 'closed' when `work` ends within `ms`, else a sentence naming what is still closing (for
+ * `expect(...).to.equal('closed')`, whose failure then says so). A failure of `work` is thrown.
+ */
+export async function closedWithin(what: string, work: Promise<unknown>, ms: number) {
+  const settled = await withTimeout(
+    work.then(() => 'closed' as const),
+    ms,
+  ).catch((error: unknown) => {
+    if (error instanceof Error && error.message === `timed out after ${ms} ms`) return undefined;
+    throw error;
+  });
+  return settled ?? `${what} still closing after ${ms} ms`;
 }

@@ -137,13 +137,16 @@ class Trailers {
 }
 
 const trailersBy = new Map<number, Trailers>();
+const trailersOf = (keepAliveSeconds: number): Trailers => {
+  let trailers = trailersBy.get(keepAliveSeconds);
+  if (!trailers) trailersBy.set(keepAliveSeconds, (trailers = new Trailers(keepAliveSeconds)));
+  return trailers;
+};
 
 /** Serves `socket` in the lane until it closes or is handed to Node's HTTP server. */
 export function serveLane(socket: Socket, options: LaneOptions): void {
   const { handler, handOff, closing, answered } = options;
-  const seconds = Math.floor(options.keepAliveTimeout / 1000);
-  let trailers = trailersBy.get(seconds);
-  if (!trailers) trailersBy.set(seconds, (trailers = new Trailers(seconds)));
+  const trailers = trailersOf(Math.floor(options.keepAliveTimeout / 1000));
   const lane = socket as LaneSocket;
   /** Still the lane's (not handed to Node's HTTP server). */
   let mine = true;
@@ -190,7 +193,7 @@ export function serveLane(socket: Socket, options: LaneOptions): void {
     const keepAlive = !closing();
     socket.cork();
     socket.write(answer.head);
-    socket.write(trailers!.get(keepAlive));
+    socket.write(trailers.get(keepAlive));
     if (answer.body !== undefined && req.method === 'GET') socket.write(answer.body);
     socket.uncork();
     answered?.(req, answer, started);

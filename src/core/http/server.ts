@@ -98,18 +98,11 @@ export function createHttpServer(
     lane && ((req) => (req.headers.traceparent === undefined ? lane(req) : undefined));
   const handOff = (socket: Socket) => Reflect.apply(inherited, server, ['connection', socket]);
   let observer: ((req: LaneRequest, answer: LaneAnswer) => void) | undefined;
-  /** After each lane answer: the sampled access log, the observer; undefined when neither. */
-  let answered: ((req: LaneRequest, answer: LaneAnswer, started: number) => void) | undefined;
-  const follow = () => {
-    answered =
-      rate > 0 || observer
-        ? (req, answer, started) => {
-            observer?.(req, answer);
-            if (rate > 0 && Math.random() < rate) hotReadLog!.log.lane(req, answer.status, started);
-          }
-        : undefined;
+  /** After each lane answer: the observer, the sampled access log (given only when either is on). */
+  const answered = (req: LaneRequest, answer: LaneAnswer, started: number) => {
+    observer?.(req, answer);
+    if (rate > 0 && Math.random() < rate) hotReadLog!.log.lane(req, answer.status, started);
   };
-  follow();
   server.emit = function emit(this: http.Server, event: string | symbol): boolean {
     if (event === 'connection' && laneHandler) {
       // eslint-disable-next-line prefer-rest-params
@@ -120,7 +113,7 @@ export function createHttpServer(
         handOff,
         closing: () => closing,
         keepAliveTimeout: server.keepAliveTimeout,
-        ...(answered ? { answered } : {}),
+        ...(rate > 0 || observer ? { answered } : {}),
       });
       return true;
     }
@@ -146,7 +139,6 @@ export function createHttpServer(
     server,
     observeLane(next) {
       observer = next;
-      follow();
     },
     async close(graceMs, beforeWait) {
       closing = true;

@@ -9,18 +9,9 @@ import { migrate } from '../postgres/migrate.js';
 import { PrivatePostgres } from '../../../test/support/private-servers.js';
 import { auth, startHarness, uniqueTenant, type Harness } from '../../../test/support/harness.js';
 import { pino } from 'pino';
+import { closedWithin } from '../../../test/support/until.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const within = async (what: string, work: Promise<unknown>, ms: number) => {
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    work.then(() => 'closed'),
-    new Promise((r) => (timer = setTimeout(() => r(`${what} still closing after ${ms} ms`), ms))),
-  ]);
-  clearTimeout(timer);
-  return outcome;
-};
-
 describe('workers: PostgreSQL gone mid-run, shutdown', function () {
   this.timeout(120_000);
   let pgServer: PrivatePostgres;
@@ -62,7 +53,7 @@ describe('workers: PostgreSQL gone mid-run, shutdown', function () {
     await sleep(1500);
     await pgServer.stop('immediate');
     await sleep(1500);
-    expect(await within('workers', workers.close(1000), 20_000)).to.equal('closed');
-    expect(await within('harness', h!.close(), 20_000)).to.equal('closed');
+    expect(await closedWithin('workers', workers.close(1000), 20_000)).to.equal('closed');
+    expect(await closedWithin('harness', h!.close(), 20_000)).to.equal('closed');
   });
 });

@@ -11,7 +11,7 @@ import { PrivateRedis } from '../../../test/support/private-servers.js';
 import { auth, startHarness, type Harness } from '../../../test/support/harness.js';
 import { bullConnection, bullPrefix, QUEUES, scheduledChangeJobId } from './queues.js';
 import { pino } from 'pino';
-import { until } from '../../../test/support/until.js';
+import { closedWithin, until } from '../../../test/support/until.js';
 import { receiver, tenantWithWebhook } from '../../../test/support/webhook-receiver.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -68,13 +68,7 @@ describe('workers: Redis gone mid-run, shutdown, then back', function () {
       })
       .expect(201);
     await sleep(1500); // the scheduler and dispatcher now wait in their adds
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      workers.close(1000).then(() => 'closed'),
-      new Promise((r) => (timer = setTimeout(() => r('still closing after 20 s'), 20_000))),
-    ]);
-    clearTimeout(timer);
-    expect(outcome).to.equal('closed');
+    expect(await closedWithin('workers', workers.close(1000), 20_000)).to.equal('closed');
 
     await redis.startServer();
     workers = startWorkers(h.services, { idleWaitMs: 50 });

@@ -10,6 +10,7 @@ import { freePort } from '../../../test/support/private-servers.js';
 import { auth, startHarness, type Harness } from '../../../test/support/harness.js';
 import { pino } from 'pino';
 import { tenantWithWebhook } from '../../../test/support/webhook-receiver.js';
+import { closedWithin } from '../../../test/support/until.js';
 
 describe('workers: shutdown with a Redis never reached', function () {
   this.timeout(60_000);
@@ -34,24 +35,10 @@ describe('workers: shutdown with a Redis never reached', function () {
     // The dispatcher reaches the new events and waits in its add.
     await new Promise((r) => setTimeout(r, 1500));
     const started = Date.now();
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      workers.close(1000).then(() => 'closed'),
-      new Promise((r) => (timer = setTimeout(() => r('still closing after 20 s'), 20_000))),
-    ]);
-    clearTimeout(timer);
-    expect(outcome).to.equal('closed');
+    expect(await closedWithin('workers', workers.close(1000), 20_000)).to.equal('closed');
     expect(Date.now() - started).to.be.below(10_000);
     // Nothing is left holding a PostgreSQL connection: the pool closes too (it waited forever
     // for one held by a batch stuck in its add).
-    const closing = h.close().then(() => 'closed');
-    const pool = await Promise.race([
-      closing,
-      new Promise(
-        (r) => (timer = setTimeout(() => r('services still closing after 10 s'), 10_000)),
-      ),
-    ]);
-    clearTimeout(timer);
-    expect(pool).to.equal('closed');
+    expect(await closedWithin('services', h.close(), 10_000)).to.equal('closed');
   });
 });

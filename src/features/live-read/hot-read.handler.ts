@@ -275,9 +275,9 @@ export function createHotReadHandler(deps: {
     started: number,
     principal: Principal,
   ) {
-    const { route, rendered } = answer;
-    if (!rendered) return fail(res, answer.problem, started, route);
-    if (answer.status === 304) {
+    if (!answer.rendered) return fail(res, answer.problem, started, answer.route);
+    const { route, rendered, status, source } = answer;
+    if (status === 304) {
       // A long poll is not a read's latency: it is counted by the watch metrics instead.
       if (park(req, res, route, rendered.etag, principal)) return;
       res.writeHead(304, notModifiedHeaders(rendered.etag));
@@ -285,7 +285,7 @@ export function createHotReadHandler(deps: {
     } else {
       write(req, res, route, rendered);
     }
-    observer?.served(performance.now() - started, answer.source!, answer.status, kind(route));
+    observer?.served(performance.now() - started, source, status, kind(route));
   }
 
   function fail(res: ServerResponse, error: unknown, started: number, route?: Route) {

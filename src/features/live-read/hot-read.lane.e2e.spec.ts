@@ -48,6 +48,28 @@ function get(
   });
 }
 
+/** A tenant with `configs` in Staging; its editor, reader and the last write's position. */
+async function seed(h: Harness, configs: readonly (readonly [string, unknown, string])[]) {
+  const tenantId = uniqueTenant('lane');
+  await request(h.url)
+    .post('/api/v1/tenants')
+    .set('Authorization', `Bearer ${h.admin}`)
+    .send({ tenantId, name: 'Lane', tier: 'Free' })
+    .expect(201);
+  const editor = h.token('editor', tenantId);
+  const reader = h.token('reader', tenantId);
+  let position = '';
+  for (const [key, value, type] of configs) {
+    const res = await request(h.url)
+      .post('/api/v1/configs')
+      .set('Authorization', `Bearer ${editor}`)
+      .send({ tenantId, key, value, type, environment: 'Staging' })
+      .expect(201);
+    position = res.headers['x-event-position']!;
+  }
+  return { tenantId, editor, reader, position };
+}
+
 const envPath = (tenantId: string, key?: string) =>
   `/api/v1/tenants/${tenantId}/environments/Staging/configs${key ? `/${key}` : ''}`;
 
@@ -62,25 +84,10 @@ describe('hot read fast lane (e2e)', function () {
     lane = await startHarness({ runProjector: true });
     // Same database, its own Redis prefix; it reads what the first one's projector writes.
     node = await startHarness({ overrides: { ConfigService__HotReadFastLane: 'false' } });
-    tenantId = uniqueTenant('lane');
-    await request(lane.url)
-      .post('/api/v1/tenants')
-      .set('Authorization', `Bearer ${lane.admin}`)
-      .send({ tenantId, name: 'Lane', tier: 'Free' })
-      .expect(201);
-    const editor = lane.token('editor', tenantId);
-    reader = lane.token('reader', tenantId);
-    for (const [key, value, type] of [
+    ({ tenantId, reader, position } = await seed(lane, [
       ['greeting', 'hello', 'String'],
       ['limits.max', 42, 'Integer'],
-    ] as const) {
-      const res = await request(lane.url)
-        .post('/api/v1/configs')
-        .set('Authorization', `Bearer ${editor}`)
-        .send({ tenantId, key, value, type, environment: 'Staging' })
-        .expect(201);
-      position = res.headers['x-event-position']!;
-    }
+    ]));
   });
   after(async function () {
     await node?.close();
@@ -247,20 +254,7 @@ describe('hot read fast lane against Node’s path in one service (e2e)', functi
       metricCalls.push(args);
       original(...args);
     };
-    tenantId = uniqueTenant('lane');
-    await request(h.url)
-      .post('/api/v1/tenants')
-      .set('Authorization', `Bearer ${h.admin}`)
-      .send({ tenantId, name: 'Lane', tier: 'Free' })
-      .expect(201);
-    editor = h.token('editor', tenantId);
-    reader = h.token('reader', tenantId);
-    const res = await request(h.url)
-      .post('/api/v1/configs')
-      .set('Authorization', `Bearer ${editor}`)
-      .send({ tenantId, key: 'greeting', value: 'hello', type: 'String', environment: 'Staging' })
-      .expect(201);
-    position = res.headers['x-event-position']!;
+    ({ tenantId, editor, reader, position } = await seed(h, [['greeting', 'hello', 'String']]));
     // Read once with the position: the cache is filled, so the reads below are alike on both.
     await request(h.url)
       .get(`${envPath(tenantId)}?minPosition=${position}`)
